@@ -1,0 +1,331 @@
+"""The SQLite fingerprint cache: what was learnt about each file, valid while it is unchanged.
+
+Owns sqlite3. The cache is advisory: a row is reused only while the file's path, identity,
+size, mtime and ctime and the fingerprint parameters all match, and a broken cache is moved
+aside and rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import CacheError, CacheVersionError
+from .models import Fingerprint, ImageFile
+
+SCHEMA_VERSION = 1
+# PRAGMA application_id marks a database as ours ("dupf"), so a foreign one is recognised.
+APPLICATION_ID = 0x64757066
+SQLITE_HEADER = b"SQLite format 3\x00"
+BATCH_ROWS = 500
+BATCH_SECONDS = 2.0
+_CORRUPT_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS params (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS files (
+    path BLOB PRIMARY KEY,          -- os.fsencode(path): non-UTF-8 names round-trip
+    dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+    params_id INTEGER NOT NULL REFERENCES params(id),
+    sha256 BLOB NOT NULL,
+    ahash INTEGER, dhash INTEGER, phash INTEGER,   -- signed: see to_sql_int
+    width INTEGER, height INTEGER, format TEXT, frames INTEGER, taken TEXT,
+    problem TEXT, detail TEXT,
+    scanned_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS roots (path BLOB PRIMARY KEY, scanned_ns INTEGER NOT NULL);
+"""
+# Migrations from version N to N+1, each run inside the one upgrade transaction.
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA}
+
+
+def to_sql_int(value: int | None) -> int | None:
+    """Map 0..2**64-1 onto SQLite's signed 64-bit INTEGER (the only place this is done)."""
+    if value is None:
+        return None
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def from_sql_int(value: int | None) -> int | None:
+    """Inverse of to_sql_int."""
+    if value is None:
+        return None
+    return value + (1 << 64) if value < 0 else value
+
+
+def default_cache_path() -> str:
+    """``$DUPFIND_CACHE``, else ``cache.sqlite3`` in the user cache directory."""
+    env = os.environ.get("DUPFIND_CACHE")
+    if env:
+        return os.path.abspath(env)
+    import platformdirs  # only here: the one place that needs it
+
+    return os.path.join(platformdirs.user_cache_dir("dupfind", appauthor=False), "cache.sqlite3")
+
+
+@dataclass(frozen=True)
+class CachedRow:
+    """A cache row: the identity it was computed for and its fingerprint."""
+
+    file: ImageFile
+    params_id: int
+    fingerprint: Fingerprint
+
+    def matches(self, file: ImageFile, params_id: int) -> bool:
+        a, b = self.file, file
+        return params_id == self.params_id and (a.dev, a.ino, a.size_bytes, a.mtime_ns, a.ctime_ns) == (
+            b.dev, b.ino, b.size_bytes, b.mtime_ns, b.ctime_ns,
+        )
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in _CORRUPT_CODES
+
+
+def _prefix_range(root: str) -> tuple[bytes, bytes]:
+    # Every path under a directory sorts between "root/" and "root0" ('0' follows '/').
+    prefix = os.fsencode(root if root.endswith(os.sep) else root + os.sep)
+    return prefix, prefix[:-1] + bytes([prefix[-1] + 1])
+
+
+class Cache:
+    """An open cache. Use as a context manager, or call close()."""
+
+    def __init__(self, path: str, params: str) -> None:
+        self.path = os.path.abspath(path)
+        self.warnings: list[str] = []
+        self._params = params
+        self._pending: list[tuple[object, ...]] = []
+        self._last_flush = time.monotonic()
+        self._conn = self._open_or_rebuild()
+        self.params_id = self._params_id(params)
+
+    # -- opening ------------------------------------------------------------------------
+    def _open_or_rebuild(self) -> sqlite3.Connection:
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"cannot create the cache folder for {self.path}: {exc.strerror or exc}") from None
+        problem = self._file_problem()
+        if problem:
+            self._move_aside(problem)
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc) and not isinstance(exc, _Foreign):
+                raise CacheError(f"cannot open the cache {self.path}: {exc}") from None
+            self._move_aside(str(exc))
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError as exc:
+            raise CacheError(f"cannot open the cache {self.path}: {exc}") from None
+
+    def _file_problem(self) -> str | None:
+        try:
+            with open(self.path, "rb") as handle:
+                header = handle.read(len(SQLITE_HEADER))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CacheError(f"cannot read the cache {self.path}: {exc.strerror or exc}") from None
+        if not header:
+            return "the file is empty"
+        if header != SQLITE_HEADER:
+            return "the file is not an SQLite database"
+        return None
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot open the cache {self.path}: {exc}") from None
+        try:
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._check_schema(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")  # also proves the cache is writable
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+            if app_id != APPLICATION_ID and (has_tables or version):
+                raise _Foreign("the file is another program's database")
+            if version > SCHEMA_VERSION:
+                raise CacheVersionError(
+                    f"the cache {self.path} was written by a newer dupfind (schema {version}, "
+                    f"this one knows {SCHEMA_VERSION}); upgrade dupfind or use --cache"
+                )
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _rebuild(self, why: str) -> None:
+        self._conn.close()
+        self._move_aside(why)
+        self._conn = self._connect()
+        self.params_id = self._params_id(self._params)
+
+    def _move_aside(self, why: str) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = f"{self.path}.broken-{stamp}"
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(self.path + suffix):
+                os.replace(self.path + suffix, aside + suffix)
+        self.warnings.append(f"cache {self.path} was unusable ({why}); moved it to {aside} and started a new one")
+
+    def _params_id(self, params: str) -> int:
+        with self._guard():
+            self._conn.execute("INSERT OR IGNORE INTO params(text) VALUES (?)", (params,))
+            return int(self._conn.execute("SELECT id FROM params WHERE text = ?", (params,)).fetchone()[0])
+
+    def _guard(self) -> _Guard:
+        return _Guard(self)
+
+    # -- reading ------------------------------------------------------------------------
+    def load(self, roots: Iterable[str]) -> dict[str, CachedRow]:
+        """All rows at or under the given roots, by path."""
+        rows: dict[str, CachedRow] = {}
+        query = "SELECT * FROM files WHERE path = ? OR (path >= ? AND path < ?)"
+        with self._guard():
+            try:
+                for root in roots:
+                    low, high = _prefix_range(root)
+                    for row in self._conn.execute(query, (os.fsencode(root), low, high)):
+                        cached = _row_to_cached(row)
+                        rows[cached.file.path] = cached
+            except sqlite3.DatabaseError as exc:
+                if not _is_corrupt(exc):
+                    raise
+                # A damaged cache (say, truncated) is only found when its pages are read.
+                self._rebuild(str(exc))
+                return {}
+        return rows
+
+    def roots(self) -> list[str]:
+        """Roots of earlier scans, oldest scan first."""
+        with self._guard():
+            query = "SELECT path FROM roots ORDER BY scanned_ns"
+            return [os.fsdecode(r[0]) for r in self._conn.execute(query)]
+
+    # -- writing ------------------------------------------------------------------------
+    def store(self, file: ImageFile, fp: Fingerprint) -> None:
+        """Queue one row; rows are written in batches (one transaction each)."""
+        self._pending.append((
+            os.fsencode(file.path), to_sql_int(file.dev), to_sql_int(file.ino), file.size_bytes,
+            file.mtime_ns, file.ctime_ns, self.params_id, bytes.fromhex(fp.sha256),
+            to_sql_int(fp.ahash), to_sql_int(fp.dhash), to_sql_int(fp.phash), fp.width, fp.height,
+            fp.format, fp.frames, fp.taken, fp.problem, fp.detail, time.time_ns(),
+        ))
+        if len(self._pending) >= BATCH_ROWS or time.monotonic() - self._last_flush > BATCH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the queued rows now."""
+        self._last_flush = time.monotonic()
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        with self._guard(), self._transaction():
+            self._conn.executemany(f"INSERT OR REPLACE INTO files VALUES ({','.join('?' * 19)})", rows)
+
+    def forget(self, paths: Iterable[str]) -> int:
+        """Delete the rows of these paths (files that vanished); returns how many."""
+        keys = [(os.fsencode(p),) for p in paths]
+        if keys:
+            with self._guard(), self._transaction():
+                self._conn.executemany("DELETE FROM files WHERE path = ?", keys)
+        return len(keys)
+
+    def record_roots(self, roots: Iterable[str]) -> None:
+        """Remember the roots of a finished scan (``dedupe`` without ROOT uses them)."""
+        now = time.time_ns()
+        with self._guard(), self._transaction():
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO roots VALUES (?, ?)", [(os.fsencode(r), now) for r in roots]
+            )
+
+    def files(self) -> list[str]:
+        """The files this cache consists of (never to be scanned as photos)."""
+        return [self.path + suffix for suffix in ("", "-wal", "-shm", "-journal")]
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._conn)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._conn.close()
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Foreign(sqlite3.DatabaseError):
+    pass
+
+
+class _Transaction:
+    # BEGIN IMMEDIATE takes the write lock up front, so two scans sharing a cache wait for
+    # each other (busy_timeout) instead of failing with "database is locked" mid-batch.
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+class _Guard:
+    # Turns SQLite errors into CacheError at one edge, so no sqlite3 traceback reaches a user.
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if isinstance(exc, CacheError) or not isinstance(exc, sqlite3.Error):
+            return
+        raise CacheError(f"cache {self.cache.path}: {exc}") from None
+
+
+def _row_to_cached(row: tuple) -> CachedRow:
+    (path, dev, ino, size, mtime_ns, ctime_ns, params_id, sha, ahash, dhash, phash,
+     width, height, fmt, frames, taken, problem, detail, _scanned) = row
+    file = ImageFile(os.fsdecode(path), from_sql_int(dev), from_sql_int(ino), size, mtime_ns, ctime_ns)
+    fp = Fingerprint(
+        sha.hex(), from_sql_int(ahash), from_sql_int(dhash), from_sql_int(phash),
+        width, height, fmt, frames, taken, problem, detail,
+    )
+    return CachedRow(file, params_id, fp)
+
+
+def open_cache(path: str | None, params: str) -> Cache:
+    """Open (creating, migrating or rebuilding as needed) the cache at ``path``, or at
+    default_cache_path() when None. Raises CacheError when it cannot be used."""
+    return Cache(path or default_cache_path(), params)

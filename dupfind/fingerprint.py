@@ -1,0 +1,255 @@
+"""Fingerprints one file: reads its bytes once, SHA-256s them and hashes the decoded image.
+
+Owns Pillow, imagehash and numpy. The hashes follow imagehash's definitions (aHash 8x8
+mean, dHash 9x8 horizontal, pHash 32x32 DCT low 8x8 median; see
+https://www.hackerfactor.com/blog/index.php?/archives/432-Looks-Like-It.html), computed by
+imagehash itself from a reduced decode of the image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import warnings
+
+import imagehash
+import PIL
+from PIL import Image, UnidentifiedImageError
+
+from . import errors
+from .errors import FingerprintError
+from .models import Failure, Fingerprint, ImageFile
+from .walk import RAW_EXTENSIONS, extension
+
+# Bump when anything that changes a hash changes; the cache then recomputes every row.
+ALGORITHM_VERSION = 1
+# Smallest side a reduced decode keeps. JPEG draft picks the largest DCT scale (1/2, 1/4,
+# 1/8) that stays at or above it; other formats are box-reduced to it. 256 px is 8x the
+# 32 px pHash input, which keeps the hashes within a bit of a full decode (see the
+# accuracy test) while a 12 MP JPEG decodes at 1/8 scale.
+MIN_DECODE_SIDE = 256
+# Bigger files are SHA-256'd in chunks and not decoded: no photo is that large, and
+# reading it whole would cost a worker that much memory.
+MAX_DECODE_BYTES = 512 * 1024 * 1024
+# The formats we let Pillow try. Everything else (EPS, which runs Ghostscript; PSD; ICO;
+# the many obscure formats) is "not an image" here, which keeps the attack surface small.
+ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "TIFF", "BMP", "AVIF", "HEIF")
+PARAMS = (
+    f"dupfind-fp/{ALGORITHM_VERSION};side>={MIN_DECODE_SIDE};white-alpha;"
+    f"pillow/{PIL.__version__};imagehash/{imagehash.__version__}"
+)
+BACKGROUND = 255  # alpha is flattened onto white, as most viewers show it
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_EXIF_IFD = 0x8769
+_ORIENTATION = 0x0112
+_DATETIME_ORIGINAL = 0x9003
+
+
+def hash_to_int(value: imagehash.ImageHash) -> int:
+    """The 64 hash bits as an int, most significant first: ``f"{n:016x}" == str(value)``."""
+    return int(str(value), 16)
+
+
+def hash_hex(value: int) -> str:
+    """16 hex digits, the same text as ``str(imagehash.phash(...))`` for the same bits."""
+    return f"{value:016x}"
+
+
+def distance(a: int, b: int) -> int:
+    """Hamming distance between two 64-bit hashes."""
+    return (a ^ b).bit_count()
+
+
+class _Changed(Exception):
+    pass
+
+
+def read_bytes(path: str, expected: ImageFile | None = None) -> tuple[os.stat_result, bytes | None, str]:
+    """Read a file once: its lstat-checked stat, its bytes (None when too big) and SHA-256.
+
+    Raises FingerprintError for what is not a readable regular file, for a file that is not
+    the one the walker saw, and for a file that changed while it was read.
+    """
+    try:
+        # O_NONBLOCK: a FIFO swapped in after the walk must not hang us; O_NOFOLLOW: never
+        # read through a link that replaced the file.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise FingerprintError(path, errors.VANISHED) from None
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: the path is now a symlink
+            raise FingerprintError(path, errors.NOT_REGULAR, "symbolic link") from None
+        raise FingerprintError(path, errors.UNREADABLE, exc.strerror or str(exc)) from None
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            raise FingerprintError(path, errors.NOT_REGULAR)
+        if expected is not None and _differs(expected, before):
+            raise FingerprintError(path, errors.CHANGED, "not the file that was listed")
+        try:
+            data, digest = _read_and_hash(handle, before.st_size)
+        except OSError as exc:
+            raise FingerprintError(path, errors.UNREADABLE, exc.strerror or str(exc)) from None
+        after = os.fstat(fd)
+    read_size = before.st_size if data is None else len(data)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or read_size != before.st_size:
+        raise FingerprintError(path, errors.CHANGED, "modified while it was read")
+    return before, data, digest
+
+
+def _differs(expected: ImageFile, st: os.stat_result) -> bool:
+    return (expected.dev, expected.ino, expected.size_bytes, expected.mtime_ns) != (
+        st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+    )
+
+
+def _read_and_hash(handle: io.RawIOBase, size: int) -> tuple[bytes | None, str]:
+    if size <= MAX_DECODE_BYTES:
+        data = handle.readall() or b""
+        return data, hashlib.sha256(data).hexdigest()
+    sha = hashlib.sha256()
+    length = 0
+    while chunk := handle.read(1 << 20):
+        sha.update(chunk)
+        length += len(chunk)
+    if length != size:
+        return b"", sha.hexdigest()  # the size check in read_bytes reports the change
+    return None, sha.hexdigest()
+
+
+def fingerprint_bytes(data: bytes, sha256: str, name: str = "") -> Fingerprint:
+    """Fingerprint already-read bytes. Never raises for bad image data: the returned
+    Fingerprint then has no perceptual hashes and says why in ``problem``."""
+    if not data:
+        return Fingerprint(sha256, problem=errors.EMPTY)
+    try:
+        with warnings.catch_warnings():
+            # Untrusted input: a decompression bomb is an error, other decoder chatter
+            # (odd EXIF, ICC) is not.
+            warnings.simplefilter("ignore")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return _decode_and_hash(data, sha256)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return Fingerprint(sha256, problem=errors.TOO_LARGE, detail=str(exc))
+    except UnidentifiedImageError:
+        if extension(name) in RAW_EXTENSIONS or extension(name) in ("heic", "heif", "avif"):
+            return Fingerprint(sha256, problem=errors.NO_DECODER, detail=f"no decoder for .{extension(name)} files; exact duplicates still found")
+        return Fingerprint(sha256, problem=errors.NOT_AN_IMAGE)
+    except MemoryError:
+        return Fingerprint(sha256, problem=errors.TOO_LARGE, detail="out of memory while decoding")
+    except EOFError as exc:
+        return Fingerprint(sha256, problem=errors.TRUNCATED, detail=str(exc) or "unexpected end of file")
+    except Exception as exc:  # noqa: BLE001 - fuzzed images raise anything (SyntaxError, struct.error, ...)
+        text = f"{type(exc).__name__}: {exc}"
+        reason = errors.TRUNCATED if "truncated" in str(exc).lower() else errors.CORRUPT
+        return Fingerprint(sha256, problem=reason, detail=text)
+
+
+def _open_formats() -> tuple[str, ...]:
+    # Pillow registers most plugins lazily; a plugin added later (HEIF) is picked up here.
+    Image.init()
+    return tuple(f for f in ALLOWED_FORMATS if f in Image.OPEN)
+
+
+def _decode_and_hash(data: bytes, sha256: str) -> Fingerprint:
+    with Image.open(io.BytesIO(data), formats=_open_formats()) as im:
+        fmt = im.format
+        width, height = im.size
+        frames = getattr(im, "n_frames", 1)
+        exif = im.getexif()
+        orientation = exif.get(_ORIENTATION, 1)
+        taken = _taken(exif)
+        if fmt in ("JPEG", "MPO"):
+            # DCT-domain scaling: decodes at 1/2, 1/4 or 1/8 size, luma only when possible.
+            im.draft("L", (MIN_DECODE_SIDE, MIN_DECODE_SIDE))
+        im.load()
+        gray = to_gray(_reduce(im))
+    if orientation in _TRANSPOSE:
+        gray = gray.transpose(_TRANSPOSE[orientation])
+        if orientation >= 5:
+            width, height = height, width
+    return Fingerprint(
+        sha256=sha256,
+        ahash=hash_to_int(imagehash.average_hash(gray)),
+        dhash=hash_to_int(imagehash.dhash(gray)),
+        phash=hash_to_int(imagehash.phash(gray)),
+        width=width,
+        height=height,
+        format=fmt,
+        frames=frames,
+        taken=taken,
+    )
+
+
+def _taken(exif: Image.Exif) -> str | None:
+    value = exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL)
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if not isinstance(value, str):
+        return None
+    value = value.strip("\x00 ")
+    return value or None
+
+
+def _reduce(im: Image.Image) -> Image.Image:
+    # A box reduce to about MIN_DECODE_SIDE before the Lanczos resizes: three resizes of a
+    # full-size 12 MP image would cost more than decoding it.
+    factor = min(im.size) // MIN_DECODE_SIDE
+    if factor < 2:
+        return im
+    if im.mode not in ("L", "LA", "RGB", "RGBA", "I", "F", "CMYK"):
+        im = im.convert("RGBA" if _has_alpha(im) else "RGB")
+    return im.reduce(factor)
+
+
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+
+
+def to_gray(im: Image.Image) -> Image.Image:
+    """8-bit luminance with alpha flattened onto white, so hidden pixels under alpha 0
+    never change a hash and a transparent PNG matches its JPEG export."""
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        # Pillow clips 16-bit values to 0..255; scale them instead so a 16-bit PNG looks
+        # like its 8-bit export.
+        high = 65535 if im.mode != "F" else 1.0
+        return im.convert("F").point(lambda v: v * (255.0 / high)).convert("L")
+    if _has_alpha(im):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (BACKGROUND,) * 3 + (255,))
+        return Image.alpha_composite(background, rgba).convert("L")
+    return im.convert("L")
+
+
+def fingerprint_file(file: ImageFile) -> Fingerprint | Failure:
+    """Fingerprint one listed file; what goes wrong comes back as data, never raised."""
+    try:
+        _, data, digest = read_bytes(file.path, file)
+    except FingerprintError as exc:
+        return Failure(file.path, exc.reason, exc.detail)
+    except Exception as exc:  # noqa: BLE001 - a scan never stops for one file
+        return Failure(file.path, errors.UNREADABLE, f"{type(exc).__name__}: {exc}")
+    if data is None:
+        return Fingerprint(digest, problem=errors.TOO_LARGE, detail=f"file larger than {MAX_DECODE_BYTES} bytes")
+    return fingerprint_bytes(data, digest, file.path)
+
+
+def fingerprint_path(path: str) -> tuple[ImageFile, Fingerprint]:
+    """Fingerprint a single file by path (for ``compare``). Raises FingerprintError when it
+    cannot be read; a decoding problem is in the returned Fingerprint's ``problem``."""
+    st, data, digest = read_bytes(path)
+    file = ImageFile(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_nlink)
+    if data is None:
+        return file, Fingerprint(digest, problem=errors.TOO_LARGE, detail="file too large to decode")
+    return file, fingerprint_bytes(data, digest, path)

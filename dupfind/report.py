@@ -1,0 +1,177 @@
+"""Rendering results: the human summaries and the --json documents. No I/O here."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from .compare import HASH_NAMES, Comparison
+from .fingerprint import hash_hex
+from .models import ExactGroup, Failure, ScanReport
+
+SKIPPED_SHOWN_PER_REASON = 10
+
+
+def display_path(path: str) -> str:
+    """A path as it is safe to print: undecodable bytes as \\xNN, control characters
+    (a newline in a name) escaped, so one file is always one line."""
+    out = []
+    for char in path:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: a byte that is not UTF-8
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") or (char == "\\" and os.sep != "\\"):
+            out.append(repr(char)[1:-1] if char != "\\" else "\\\\")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def header(command: str, arguments: Sequence[str]) -> dict[str, Any]:
+    """The header every --json document starts with."""
+    from ._version import __version__
+
+    return {
+        "dupfind": __version__,
+        "command": command,
+        "arguments": list(arguments),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _failure_json(f: Failure) -> dict[str, Any]:
+    return {"path": f.path, "reason": f.reason, "detail": f.detail, "sha256": f.sha256}
+
+
+def _group_json(g: ExactGroup) -> dict[str, Any]:
+    return {
+        "sha256": g.sha256,
+        "size_bytes": g.files[0].size_bytes,
+        "paths": [f.path for f in g.files],
+        "wasted_bytes": g.wasted_bytes,
+    }
+
+
+def scan_json(report: ScanReport, groups: Sequence[ExactGroup], arguments: Sequence[str]) -> dict[str, Any]:
+    """The scan's --json document."""
+    return {
+        **header("scan", arguments),
+        "roots": list(report.roots),
+        "files": report.distinct_files,
+        "paths": report.paths,
+        "fingerprinted": report.fingerprinted,
+        "cached": report.cached,
+        "pruned": report.pruned,
+        "skipped": [_failure_json(f) for f in report.skipped],
+        "exact_groups": [_group_json(g) for g in groups],
+        "exact_duplicate_files": sum(len(g.files) - 1 for g in groups),
+        "exact_duplicate_bytes": sum(g.wasted_bytes for g in groups),
+        "warnings": list(report.warnings),
+        "seconds": round(report.seconds, 3),
+    }
+
+
+def scan_text(report: ScanReport, groups: Sequence[ExactGroup]) -> str:
+    """The scan's human summary."""
+    files = report.distinct_files
+    links = report.paths - files
+    lines = [
+        f"Scanned {len(report.roots)} root{'s' if len(report.roots) != 1 else ''} in {report.seconds:.1f} s",
+        f"  files seen:        {files}" + (f" ({report.paths} paths: {links} extra hard-link names)" if links else ""),
+        f"  fingerprinted:     {report.fingerprinted}",
+        f"  reused from cache: {report.cached}",
+    ]
+    skipped = report.skipped
+    by_reason = Counter(f.reason for f in skipped)
+    lines.append(f"  skipped:           {len(skipped)}")
+    lines += [f"    {reason}: {count}" for reason, count in sorted(by_reason.items())]
+    copies = sum(len(g.files) - 1 for g in groups)
+    wasted = sum(g.wasted_bytes for g in groups)
+    lines.append(f"  exact duplicates:  {len(groups)} groups, {copies} extra copies, {human_bytes(wasted)}")
+    if report.pruned:
+        lines.append(f"  forgotten:         {report.pruned} cache rows of files that are gone")
+    if skipped:
+        lines += ["", "Skipped files:"]
+        lines += _skipped_lines(skipped)
+    return "\n".join(lines)
+
+
+def _skipped_lines(skipped: Sequence[Failure]) -> list[str]:
+    lines: list[str] = []
+    shown: Counter[str] = Counter()
+    for f in sorted(skipped, key=lambda f: (f.reason, f.path)):
+        shown[f.reason] += 1
+        if shown[f.reason] <= SKIPPED_SHOWN_PER_REASON:
+            detail = f" ({f.detail})" if f.detail else ""
+            lines.append(f"  {f.reason}: {display_path(f.path)}{detail}")
+    for reason, count in sorted(shown.items()):
+        if count > SKIPPED_SHOWN_PER_REASON:
+            lines.append(f"  {reason}: ... and {count - SKIPPED_SHOWN_PER_REASON} more (--json lists all)")
+    return lines
+
+
+def compare_json(c: Comparison, arguments: Sequence[str]) -> dict[str, Any]:
+    """The compare --json document."""
+    files = []
+    for file, fp in zip(c.files, c.fingerprints):
+        files.append({
+            "path": file.path,
+            "size_bytes": file.size_bytes,
+            "sha256": fp.sha256,
+            **{name: hash_hex(getattr(fp, name)) for name in HASH_NAMES},
+            "width": fp.width,
+            "height": fp.height,
+            "format": fp.format,
+        })
+    return {
+        **header("compare", arguments),
+        "files": files,
+        "distances": dict(c.distances),
+        "threshold": c.threshold,
+        "same_file": c.same_file,
+        "verdict": c.verdict,
+    }
+
+
+def compare_text(c: Comparison) -> str:
+    """The compare human table."""
+    rows = [("", "A", "B"), ("path", display_path(c.files[0].path), display_path(c.files[1].path))]
+    rows.append(("format", *(str(fp.format) for fp in c.fingerprints)))
+    rows.append(("size", *(f"{f.size_bytes:,} bytes" for f in c.files)))
+    rows.append(("dimensions", *(f"{fp.width} x {fp.height}" for fp in c.fingerprints)))
+    rows.append(("sha256", *(fp.sha256[:16] for fp in c.fingerprints)))
+    for name in HASH_NAMES:
+        rows.append((name, *(hash_hex(getattr(fp, name)) for fp in c.fingerprints)))
+    width = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(width[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
+    dist = ", ".join(f"{name} {c.distances[name]}" for name in HASH_NAMES)
+    lines.append("")
+    lines.append(f"distances (bits of 64): {dist}")
+    note = " (the same file under two names)" if c.same_file else ""
+    if c.verdict == "identical":
+        lines.append(f"verdict: identical: the same bytes{note}")
+    elif c.verdict == "near-duplicate":
+        lines.append(f"verdict: near-duplicate: pHash distance {c.distances['phash']} <= threshold {c.threshold}")
+    else:
+        lines.append(f"verdict: different: pHash distance {c.distances['phash']} > threshold {c.threshold}")
+    return "\n".join(lines)
+
+
+def stdout_encoding_safe(text: str) -> str:
+    """Text that stdout can encode whatever its locale."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    return text.encode(encoding, "replace").decode(encoding)

@@ -1,0 +1,171 @@
+"""The scan: walk the roots, reuse what the cache knows, fingerprint the rest in parallel."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+
+from .cache import Cache, CachedRow
+from .fingerprint import fingerprint_file
+from .models import Failure, Fingerprint, ImageFile, Progress, ScanReport, ScannedFile
+from .walk import WalkOptions, normalize_roots, walk
+
+ProgressCallback = Callable[[Progress], None]
+# Below this many files a worker pool costs more to start than it saves.
+MIN_FILES_FOR_POOL = 32
+# Files handed to a worker at a time: large enough to amortise the IPC, small enough to
+# keep both cores busy to the end and the progress bar smooth.
+CHUNK_FILES = 4
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How to scan: the walk's options and the number of worker processes (None: all cores)."""
+
+    walk: WalkOptions = field(default_factory=WalkOptions)
+    jobs: int | None = None
+
+
+def scan(
+    roots: Iterable[str],
+    cache: Cache,
+    options: ScanOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> ScanReport:
+    """Bring the cache up to date for ``roots`` and return what is there now.
+
+    Files whose path, identity, size, mtime and ctime match their cache row are only
+    stat'ed; the rest are fingerprinted in worker processes. Rows of files no longer under
+    the roots are removed. Raises RootError for a missing root, CacheError for a cache
+    that cannot be used.
+    """
+    started = time.monotonic()
+    options = options or ScanOptions()
+    report = progress or (lambda _p: None)
+    roots = normalize_roots(roots)
+    walk_options = replace(options.walk, skip_identities=options.walk.skip_identities | _identities(cache.files()))
+    listed, failures = list_files(roots, walk_options, report)
+    known = cache.load(roots)
+    reused, todo = partition(listed, known, cache.params_id)
+    fresh, more_failures = fingerprint_all(todo, cache, options.jobs, report)
+    pruned = cache.forget(path for path in known if path not in listed)
+    cache.flush()
+    cache.record_roots(roots)
+    files = tuple(sorted(reused + fresh, key=lambda s: s.file.path))
+    return ScanReport(
+        roots=roots,
+        files=files,
+        failures=tuple(failures + more_failures),
+        fingerprinted=len({s.file.identity for s in fresh}),
+        cached=len({s.file.identity for s in reused}),
+        paths=len(files),
+        pruned=pruned,
+        seconds=time.monotonic() - started,
+        warnings=tuple(cache.warnings),
+    )
+
+
+def _identities(paths: Iterable[str]) -> frozenset[tuple[int, int]]:
+    found = set()
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        found.add((st.st_dev, st.st_ino))
+    return frozenset(found)
+
+
+def list_files(
+    roots: Sequence[str], options: WalkOptions, report: ProgressCallback
+) -> tuple[dict[str, ImageFile], list[Failure]]:
+    """Stage 1: every candidate file by path (each path once), and what could not be listed."""
+    listed: dict[str, ImageFile] = {}
+    failures: list[Failure] = []
+    for item in walk(roots, options):
+        if isinstance(item, Failure):
+            failures.append(item)
+        else:
+            listed.setdefault(item.path, item)
+            if len(listed) % 1000 == 0:
+                report(Progress("walk", len(listed), None))
+    report(Progress("walk", len(listed), len(listed)))
+    return listed, failures
+
+
+def partition(
+    listed: dict[str, ImageFile], known: dict[str, CachedRow], params_id: int
+) -> tuple[list[ScannedFile], list[list[ImageFile]]]:
+    """Stage 2: split files into those the cache answers and those to fingerprint.
+
+    Hard links share one identity: they are fingerprinted once, and a valid row for any
+    of their names answers for all of them.
+    """
+    by_identity: dict[tuple[int, int], list[ImageFile]] = {}
+    for file in listed.values():
+        by_identity.setdefault(file.identity, []).append(file)
+    reused: list[ScannedFile] = []
+    todo: list[list[ImageFile]] = []
+    for names in by_identity.values():
+        fp = _valid_row(names, known, params_id)
+        if fp is None:
+            todo.append(names)
+        else:
+            reused.extend(ScannedFile(f, fp, True) for f in names)
+    return reused, todo
+
+
+def _valid_row(names: list[ImageFile], known: dict[str, CachedRow], params_id: int) -> Fingerprint | None:
+    for file in names:
+        row = known.get(file.path)
+        if row is not None and row.matches(file, params_id):
+            return row.fingerprint
+    return None
+
+
+def fingerprint_all(
+    todo: list[list[ImageFile]], cache: Cache, jobs: int | None, report: ProgressCallback
+) -> tuple[list[ScannedFile], list[Failure]]:
+    """Stage 3: fingerprint one name of each file, store the result for all its names."""
+    scanned: list[ScannedFile] = []
+    failures: list[Failure] = []
+    report(Progress("fingerprint", 0, len(todo)))
+    try:
+        for done, (index, result) in enumerate(_run(todo, jobs), start=1):
+            names = todo[index]
+            if isinstance(result, Failure):
+                failures.append(result)
+            else:
+                for file in names:
+                    scanned.append(ScannedFile(file, result, False))
+                    cache.store(file, result)
+            report(Progress("fingerprint", done, len(todo)))
+    finally:
+        # Interrupted or not, keep what was computed: the next scan resumes from it.
+        cache.flush()
+    return scanned, failures
+
+
+def _work(item: tuple[int, ImageFile]) -> tuple[int, Fingerprint | Failure]:
+    index, file = item
+    return index, fingerprint_file(file)
+
+
+def _run(todo: list[list[ImageFile]], jobs: int | None) -> Iterator[tuple[int, Fingerprint | Failure]]:
+    items = [(i, names[0]) for i, names in enumerate(todo)]
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    if jobs == 1 or len(items) < MIN_FILES_FOR_POOL:
+        yield from map(_work, items)
+        return
+    # forkserver (or spawn): workers never inherit the parent's threads (a progress bar's
+    # monitor) or its open SQLite connection.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        context.set_forkserver_preload(["dupfind.fingerprint"])
+    with context.Pool(min(jobs, len(items))) as pool:
+        yield from pool.imap_unordered(_work, items, chunksize=CHUNK_FILES)
+
