@@ -16,6 +16,7 @@ import warnings
 
 import imagehash
 import PIL
+import scipy.fftpack  # noqa: F401 - imagehash.phash imports it on first use; warm workers start with it
 from PIL import Image, UnidentifiedImageError
 
 from . import errors

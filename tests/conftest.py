@@ -1,0 +1,94 @@
+"""Shared test helpers: real images made with Pillow, a CLI runner, tree snapshots."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from dupfind.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+FIXTURE = SHARED / "corpus" / "fixture"
+
+
+def photo(seed: int, size: tuple[int, int] = (320, 240), mode: str = "RGB") -> Image.Image:
+    """A smooth, photo-like picture, different for every seed: random colour blobs
+    (an 8x6 random grid scaled up with bicubic) plus a little texture."""
+    rng = np.random.default_rng(seed)
+    grid = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
+    im = Image.fromarray(grid, "RGB").resize(size, Image.Resampling.BICUBIC)
+    texture = rng.integers(-6, 7, size=(size[1], size[0], 3))
+    pixels = np.clip(np.asarray(im, dtype=np.int16) + texture, 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels, "RGB").convert(mode)
+
+
+def save(im: Image.Image, path: Path, **params: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path, **params)
+    return path
+
+
+def write_photo(path: Path, seed: int, size: tuple[int, int] = (320, 240), **params: object) -> Path:
+    return save(photo(seed, size), path, **params)
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def cache_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "cache.sqlite3"
+
+
+@pytest.fixture
+def run(cache_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Invoke the CLI in-process with a cache under tmp_path; returns click's Result."""
+    monkeypatch.setenv("DUPFIND_CACHE", str(cache_path))
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def scan_json(run):
+    """Run ``dupfind scan --json --jobs 1 ARGS`` and return the parsed document."""
+
+    def invoke(*args: str, code: int = 0) -> dict:
+        result = run("scan", "--json", "--jobs", "1", *args)
+        assert result.exit_code == code, result.output
+        return json.loads(result.stdout)
+
+    return invoke
+
+
+def group_paths(doc: dict) -> list[list[str]]:
+    return sorted(sorted(g["paths"]) for g in doc["exact_groups"])
+
+
+def needs_fixture() -> Path:
+    if not FIXTURE.is_dir():
+        pytest.skip("../shared/corpus/fixture is not here")
+    return FIXTURE
+
+
+def tree_snapshot(root: Path) -> dict[str, tuple]:
+    """Every entry under root: type, inode, size, mtime and SHA-256 (for regular files)."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            digest = sha256_of(p) if p.is_file() and not p.is_symlink() else None
+            snap[str(p.relative_to(root))] = (st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns, digest)
+    return snap
