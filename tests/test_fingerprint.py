@@ -129,7 +129,8 @@ def test_sixteen_bit_png_matches_its_eight_bit_export(tmp_path: Path) -> None:
     gray = photo(8).convert("L")
     deep_pixels = np.asarray(gray).astype(np.uint16) * 257
     deep = save(Image.fromarray(deep_pixels), tmp_path / "deep.png")
-    assert Image.open(deep).mode.startswith("I")
+    with Image.open(deep) as im:
+        assert im.mode.startswith("I")
     flat = save(gray, tmp_path / "flat.png")
     assert distance(fp_of(deep).phash, fp_of(flat).phash) <= 2
 
