@@ -110,7 +110,9 @@ def scan_once(root: str, cache_path: str, jobs: int) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", help="folder of camera-sized JPEGs")
-    parser.add_argument("--build", type=int, default=300, help="build a scale corpus of N files if --corpus is absent")
+    parser.add_argument(
+        "--build", type=int, default=300, help="build a scale corpus of N files if --corpus is absent"
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     parser.add_argument("--naive", type=int, default=60, help="files for the naive baseline (it is slow)")
     parser.add_argument("--small", type=int, default=100_000)
@@ -118,12 +120,23 @@ def main() -> None:
 
     corpus = args.corpus or os.path.join(HERE, "..", "..", "corpora", f"scale{args.build}")
     if not os.path.isdir(corpus):
-        subprocess.run([sys.executable, os.path.join(SHARED, "make_corpus.py"), "--scale", str(args.build),
-                        "--out", corpus], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                os.path.join(SHARED, "make_corpus.py"),
+                "--scale",
+                str(args.build),
+                "--out",
+                corpus,
+            ],
+            check=True,
+        )
     paths = jpeg_paths(corpus)
     total_mb = sum(os.path.getsize(p) for p in paths) / 1e6
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"Pillow {PIL.__version__}; jobs {args.jobs}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"Pillow {PIL.__version__}; jobs {args.jobs}"
+    )
     print(f"corpus: {corpus}: {len(paths)} JPEGs, {total_mb:.0f} MB; {time.strftime('%Y-%m-%d')}")
     for p in paths:  # warm the page cache: every figure below is CPU-bound
         with open(p, "rb") as handle:

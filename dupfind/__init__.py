@@ -11,6 +11,7 @@ The library behind the ``dupfind`` command. The stages, in pipeline order::
         print(group.sha256, [f.path for f in group.files])
 """
 
+from ._version import __version__
 from .cache import Cache, default_cache_path, open_cache
 from .compare import Comparison, compare_files
 from .errors import CacheError, CacheVersionError, DupfindError, FingerprintError, RootError
@@ -19,8 +20,6 @@ from .group import group_exact
 from .models import ExactGroup, Failure, Fingerprint, ImageFile, Progress, ScannedFile, ScanReport
 from .scan import ScanOptions, scan
 from .walk import WalkOptions, walk
-
-from ._version import __version__
 
 __all__ = [
     "PARAMS",

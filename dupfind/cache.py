@@ -22,7 +22,8 @@ APPLICATION_ID = 0x64757066
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH_ROWS = 500
 BATCH_SECONDS = 2.0
-_CORRUPT_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+_CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+_CORRUPT_WORDS = ("malformed", "not a database")  # Python 3.10 has no sqlite_errorcode
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS params (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
@@ -43,18 +44,22 @@ CREATE TABLE IF NOT EXISTS roots (path BLOB PRIMARY KEY, scanned_ns INTEGER NOT 
 _MIGRATIONS: dict[int, str] = {0: _SCHEMA}
 
 
-def to_sql_int(value: int | None) -> int | None:
+def to_sql_int(value: int) -> int:
     """Map 0..2**64-1 onto SQLite's signed 64-bit INTEGER (the only place this is done)."""
-    if value is None:
-        return None
     return value - (1 << 64) if value >= (1 << 63) else value
 
 
-def from_sql_int(value: int | None) -> int | None:
+def from_sql_int(value: int) -> int:
     """Inverse of to_sql_int."""
-    if value is None:
-        return None
     return value + (1 << 64) if value < 0 else value
+
+
+def _to_sql_optional(value: int | None) -> int | None:
+    return None if value is None else to_sql_int(value)
+
+
+def _from_sql_optional(value: int | None) -> int | None:
+    return None if value is None else from_sql_int(value)
 
 
 def default_cache_path() -> str:
@@ -78,13 +83,19 @@ class CachedRow:
     def matches(self, file: ImageFile, params_id: int) -> bool:
         a, b = self.file, file
         return params_id == self.params_id and (a.dev, a.ino, a.size_bytes, a.mtime_ns, a.ctime_ns) == (
-            b.dev, b.ino, b.size_bytes, b.mtime_ns, b.ctime_ns,
+            b.dev,
+            b.ino,
+            b.size_bytes,
+            b.mtime_ns,
+            b.ctime_ns,
         )
 
 
 def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and (code & 0xFF) in _CORRUPT_CODES
+    if code is not None:
+        return (code & 0xFF) in _CORRUPT_CODES
+    return any(word in str(exc) for word in _CORRUPT_WORDS)
 
 
 def _prefix_range(root: str) -> tuple[bytes, bytes]:
@@ -110,7 +121,9 @@ class Cache:
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
         except OSError as exc:
-            raise CacheError(f"cannot create the cache folder for {self.path}: {exc.strerror or exc}") from None
+            raise CacheError(
+                f"cannot create the cache folder for {self.path}: {exc.strerror or exc}"
+            ) from None
         problem = self._file_problem()
         if problem:
             self._move_aside(problem)
@@ -190,7 +203,9 @@ class Cache:
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(self.path + suffix):
                 os.replace(self.path + suffix, aside + suffix)
-        self.warnings.append(f"cache {self.path} was unusable ({why}); moved it to {aside} and started a new one")
+        self.warnings.append(
+            f"cache {self.path} was unusable ({why}); moved it to {aside} and started a new one"
+        )
 
     def _params_id(self, params: str) -> int:
         with self._guard():
@@ -229,12 +244,29 @@ class Cache:
     # -- writing ------------------------------------------------------------------------
     def store(self, file: ImageFile, fp: Fingerprint) -> None:
         """Queue one row; rows are written in batches (one transaction each)."""
-        self._pending.append((
-            os.fsencode(file.path), to_sql_int(file.dev), to_sql_int(file.ino), file.size_bytes,
-            file.mtime_ns, file.ctime_ns, self.params_id, bytes.fromhex(fp.sha256),
-            to_sql_int(fp.ahash), to_sql_int(fp.dhash), to_sql_int(fp.phash), fp.width, fp.height,
-            fp.format, fp.frames, fp.taken, fp.problem, fp.detail, time.time_ns(),
-        ))
+        self._pending.append(
+            (
+                os.fsencode(file.path),
+                to_sql_int(file.dev),
+                to_sql_int(file.ino),
+                file.size_bytes,
+                file.mtime_ns,
+                file.ctime_ns,
+                self.params_id,
+                bytes.fromhex(fp.sha256),
+                _to_sql_optional(fp.ahash),
+                _to_sql_optional(fp.dhash),
+                _to_sql_optional(fp.phash),
+                fp.width,
+                fp.height,
+                fp.format,
+                fp.frames,
+                fp.taken,
+                fp.problem,
+                fp.detail,
+                time.time_ns(),
+            )
+        )
         if len(self._pending) >= BATCH_ROWS or time.monotonic() - self._last_flush > BATCH_SECONDS:
             self.flush()
 
@@ -315,12 +347,40 @@ class _Guard:
 
 
 def _row_to_cached(row: tuple) -> CachedRow:
-    (path, dev, ino, size, mtime_ns, ctime_ns, params_id, sha, ahash, dhash, phash,
-     width, height, fmt, frames, taken, problem, detail, _scanned) = row
+    (
+        path,
+        dev,
+        ino,
+        size,
+        mtime_ns,
+        ctime_ns,
+        params_id,
+        sha,
+        ahash,
+        dhash,
+        phash,
+        width,
+        height,
+        fmt,
+        frames,
+        taken,
+        problem,
+        detail,
+        _scanned,
+    ) = row
     file = ImageFile(os.fsdecode(path), from_sql_int(dev), from_sql_int(ino), size, mtime_ns, ctime_ns)
     fp = Fingerprint(
-        sha.hex(), from_sql_int(ahash), from_sql_int(dhash), from_sql_int(phash),
-        width, height, fmt, frames, taken, problem, detail,
+        sha.hex(),
+        _from_sql_optional(ahash),
+        _from_sql_optional(dhash),
+        _from_sql_optional(phash),
+        width,
+        height,
+        fmt,
+        frames,
+        taken,
+        problem,
+        detail,
     )
     return CachedRow(file, params_id, fp)
 

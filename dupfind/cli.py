@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 from tqdm import tqdm
@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ._version import __version__
 from .cache import open_cache
 from .compare import DEFAULT_THRESHOLD, compare_files
-from .errors import TRANSIENT, DupfindError, FingerprintError
+from .errors import INCOMPLETE, DupfindError, FingerprintError
 from .fingerprint import PARAMS
 from .group import group_exact
 from .models import Progress
@@ -33,8 +33,14 @@ EXIT_INTERRUPTED = 130
 class _OneLineErrors(click.Group):
     """Every error is one line on stderr and a meaningful exit status, never a traceback."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
@@ -61,7 +67,7 @@ class _Unreadable(click.ClickException):
 class _ProgressBars:
     """Draws the core's Progress records as tqdm bars on stderr (only on a terminal)."""
 
-    LABELS = {"walk": "listing", "fingerprint": "fingerprinting"}
+    LABELS: ClassVar[dict[str, str]] = {"walk": "listing", "fingerprint": "fingerprinting"}
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -74,8 +80,14 @@ class _ProgressBars:
         if progress.stage != self.stage or self.bar is None:
             self.close()
             self.stage = progress.stage
-            self.bar = tqdm(total=progress.total, desc=self.LABELS.get(progress.stage, progress.stage),
-                            unit=" files", file=sys.stderr, leave=False, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=progress.total,
+                desc=self.LABELS.get(progress.stage, progress.stage),
+                unit=" files",
+                file=sys.stderr,
+                leave=False,
+                dynamic_ncols=True,
+            )
         if progress.total is not None and self.bar.total != progress.total:
             self.bar.total = progress.total
         self.bar.update(progress.done - self.bar.n)
@@ -108,7 +120,9 @@ def cli() -> None:
 
 
 cache_option = click.option(
-    "--cache", metavar="PATH", type=click.Path(dir_okay=False),
+    "--cache",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
     help="Cache database (default: $DUPFIND_CACHE, else the user cache folder).",
 )
 
@@ -116,14 +130,31 @@ cache_option = click.option(
 @cli.command("scan")
 @click.argument("roots", nargs=-1, required=True, type=click.Path())
 @cache_option
-@click.option("--exclude", metavar="GLOB", multiple=True, help="Skip files and folders matching GLOB (name or full path). Repeatable.")
+@click.option(
+    "--exclude",
+    metavar="GLOB",
+    multiple=True,
+    help="Skip files and folders matching GLOB (name or full path). Repeatable.",
+)
 @click.option("--hidden", is_flag=True, help="Also scan hidden files and folders (names starting with '.').")
-@click.option("--follow-symlinks", is_flag=True, help="Follow symbolic links (each file and folder is still visited once).")
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Follow symbolic links (each file and folder is still visited once).",
+)
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def scan_command(roots: tuple[str, ...], cache: str | None, exclude: tuple[str, ...], hidden: bool,
-                 follow_symlinks: bool, jobs: int | None, as_json: bool, quiet: bool) -> int:
+def scan_command(
+    roots: tuple[str, ...],
+    cache: str | None,
+    exclude: tuple[str, ...],
+    hidden: bool,
+    follow_symlinks: bool,
+    jobs: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> int:
     """Fingerprint the photos under ROOT... into the cache.
 
     Only new or changed files are read; the rest come from the cache. Exit status: 0,
@@ -148,15 +179,20 @@ def scan_command(roots: tuple[str, ...], cache: str | None, exclude: tuple[str, 
         _emit_json(scan_json(report, groups, sys.argv[1:]))
     else:
         _emit_text(scan_text(report, groups))
-    unreadable = any(f.reason in TRANSIENT for f in report.failures)
+    unreadable = any(f.reason in INCOMPLETE for f in report.failures)
     return EXIT_WARNINGS if unreadable else EXIT_OK
 
 
 @cli.command("compare")
 @click.argument("a", type=click.Path())
 @click.argument("b", type=click.Path())
-@click.option("--threshold", type=click.IntRange(0, 64), default=DEFAULT_THRESHOLD, show_default=True,
-              help="Largest pHash distance (bits of 64) still called a near-duplicate.")
+@click.option(
+    "--threshold",
+    type=click.IntRange(0, 64),
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    help="Largest pHash distance (bits of 64) still called a near-duplicate.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def compare_command(a: str, b: str, threshold: int, as_json: bool) -> None:
     """Show two files' fingerprints, every distance, and a verdict.

@@ -14,8 +14,8 @@ VANISHED = "vanished"
 CHANGED = "changed during scan"
 NOT_REGULAR = "not a regular file"
 
-# Problems that depend on the moment, not on the file's content: never cached.
-TRANSIENT = frozenset({UNREADABLE, VANISHED, CHANGED, NOT_REGULAR})
+# The scan could not see these files as they are: the exit status says so (3).
+INCOMPLETE = frozenset({UNREADABLE, VANISHED, CHANGED})
 
 
 class DupfindError(Exception):

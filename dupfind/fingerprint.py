@@ -104,14 +104,20 @@ def read_bytes(path: str, expected: ImageFile | None = None) -> tuple[os.stat_re
             raise FingerprintError(path, errors.UNREADABLE, exc.strerror or str(exc)) from None
         after = os.fstat(fd)
     read_size = before.st_size if data is None else len(data)
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or read_size != before.st_size:
+    if (after.st_size, after.st_mtime_ns) != (
+        before.st_size,
+        before.st_mtime_ns,
+    ) or read_size != before.st_size:
         raise FingerprintError(path, errors.CHANGED, "modified while it was read")
     return before, data, digest
 
 
 def _differs(expected: ImageFile, st: os.stat_result) -> bool:
     return (expected.dev, expected.ino, expected.size_bytes, expected.mtime_ns) != (
-        st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+        st.st_dev,
+        st.st_ino,
+        st.st_size,
+        st.st_mtime_ns,
     )
 
 
@@ -145,13 +151,17 @@ def fingerprint_bytes(data: bytes, sha256: str, name: str = "") -> Fingerprint:
         return Fingerprint(sha256, problem=errors.TOO_LARGE, detail=str(exc))
     except UnidentifiedImageError:
         if extension(name) in RAW_EXTENSIONS or extension(name) in ("heic", "heif", "avif"):
-            return Fingerprint(sha256, problem=errors.NO_DECODER, detail=f"no decoder for .{extension(name)} files; exact duplicates still found")
+            return Fingerprint(
+                sha256,
+                problem=errors.NO_DECODER,
+                detail=f"no decoder for .{extension(name)} files; exact duplicates still found",
+            )
         return Fingerprint(sha256, problem=errors.NOT_AN_IMAGE)
     except MemoryError:
         return Fingerprint(sha256, problem=errors.TOO_LARGE, detail="out of memory while decoding")
     except EOFError as exc:
         return Fingerprint(sha256, problem=errors.TRUNCATED, detail=str(exc) or "unexpected end of file")
-    except Exception as exc:  # noqa: BLE001 - fuzzed images raise anything (SyntaxError, struct.error, ...)
+    except Exception as exc:
         text = f"{type(exc).__name__}: {exc}"
         reason = errors.TRUNCATED if "truncated" in str(exc).lower() else errors.CORRUPT
         return Fingerprint(sha256, problem=reason, detail=text)
@@ -239,10 +249,12 @@ def fingerprint_file(file: ImageFile) -> Fingerprint | Failure:
         _, data, digest = read_bytes(file.path, file)
     except FingerprintError as exc:
         return Failure(file.path, exc.reason, exc.detail)
-    except Exception as exc:  # noqa: BLE001 - a scan never stops for one file
+    except Exception as exc:
         return Failure(file.path, errors.UNREADABLE, f"{type(exc).__name__}: {exc}")
     if data is None:
-        return Fingerprint(digest, problem=errors.TOO_LARGE, detail=f"file larger than {MAX_DECODE_BYTES} bytes")
+        return Fingerprint(
+            digest, problem=errors.TOO_LARGE, detail=f"file larger than {MAX_DECODE_BYTES} bytes"
+        )
     return fingerprint_bytes(data, digest, file.path)
 
 

@@ -91,7 +91,8 @@ def scan_text(report: ScanReport, groups: Sequence[ExactGroup]) -> str:
     links = report.paths - files
     lines = [
         f"Scanned {len(report.roots)} root{'s' if len(report.roots) != 1 else ''} in {report.seconds:.1f} s",
-        f"  files seen:        {files}" + (f" ({report.paths} paths: {links} extra hard-link names)" if links else ""),
+        f"  files seen:        {files}"
+        + (f" ({report.paths} paths: {links} extra hard-link names)" if links else ""),
         f"  fingerprinted:     {report.fingerprinted}",
         f"  reused from cache: {report.cached}",
     ]
@@ -127,16 +128,18 @@ def _skipped_lines(skipped: Sequence[Failure]) -> list[str]:
 def compare_json(c: Comparison, arguments: Sequence[str]) -> dict[str, Any]:
     """The compare --json document."""
     files = []
-    for file, fp in zip(c.files, c.fingerprints):
-        files.append({
-            "path": file.path,
-            "size_bytes": file.size_bytes,
-            "sha256": fp.sha256,
-            **{name: hash_hex(getattr(fp, name)) for name in HASH_NAMES},
-            "width": fp.width,
-            "height": fp.height,
-            "format": fp.format,
-        })
+    for file, fp in zip(c.files, c.fingerprints, strict=False):
+        files.append(
+            {
+                "path": file.path,
+                "size_bytes": file.size_bytes,
+                "sha256": fp.sha256,
+                **{name: hash_hex(getattr(fp, name)) for name in HASH_NAMES},
+                "width": fp.width,
+                "height": fp.height,
+                "format": fp.format,
+            }
+        )
     return {
         **header("compare", arguments),
         "files": files,
@@ -149,7 +152,7 @@ def compare_json(c: Comparison, arguments: Sequence[str]) -> dict[str, Any]:
 
 def compare_text(c: Comparison) -> str:
     """The compare human table."""
-    rows = [("", "A", "B"), ("path", display_path(c.files[0].path), display_path(c.files[1].path))]
+    rows: list[tuple[str, ...]] = [("", "A", "B"), ("path", display_path(c.files[0].path), display_path(c.files[1].path))]
     rows.append(("format", *(str(fp.format) for fp in c.fingerprints)))
     rows.append(("size", *(f"{f.size_bytes:,} bytes" for f in c.files)))
     rows.append(("dimensions", *(f"{fp.width} x {fp.height}" for fp in c.fingerprints)))
@@ -165,7 +168,9 @@ def compare_text(c: Comparison) -> str:
     if c.verdict == "identical":
         lines.append(f"verdict: identical: the same bytes{note}")
     elif c.verdict == "near-duplicate":
-        lines.append(f"verdict: near-duplicate: pHash distance {c.distances['phash']} <= threshold {c.threshold}")
+        lines.append(
+            f"verdict: near-duplicate: pHash distance {c.distances['phash']} <= threshold {c.threshold}"
+        )
     else:
         lines.append(f"verdict: different: pHash distance {c.distances['phash']} > threshold {c.threshold}")
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from .cache import Cache, CachedRow
 from .fingerprint import fingerprint_file
-from .models import Failure, Fingerprint, ImageFile, Progress, ScanReport, ScannedFile
+from .models import Failure, Fingerprint, ImageFile, Progress, ScannedFile, ScanReport
 from .walk import WalkOptions, normalize_roots, walk
 
 ProgressCallback = Callable[[Progress], None]
@@ -46,7 +46,9 @@ def scan(
     options = options or ScanOptions()
     report = progress or (lambda _p: None)
     roots = normalize_roots(roots)
-    walk_options = replace(options.walk, skip_identities=options.walk.skip_identities | _identities(cache.files()))
+    walk_options = replace(
+        options.walk, skip_identities=options.walk.skip_identities | _identities(cache.files())
+    )
     listed, failures = list_files(roots, walk_options, report)
     known = cache.load(roots)
     reused, todo = partition(listed, known, cache.params_id)
@@ -168,4 +170,3 @@ def _run(todo: list[list[ImageFile]], jobs: int | None) -> Iterator[tuple[int, F
         context.set_forkserver_preload(["dupfind.fingerprint"])
     with context.Pool(min(jobs, len(items))) as pool:
         yield from pool.imap_unordered(_work, items, chunksize=CHUNK_FILES)
-

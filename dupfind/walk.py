@@ -6,7 +6,7 @@ import fnmatch
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from . import errors
@@ -15,11 +15,39 @@ from .models import Failure, ImageFile
 
 # Formats Pillow decodes (HEIC/HEIF and AVIF need their plugin or a recent Pillow).
 DECODABLE_EXTENSIONS = frozenset(
-    "jpg jpeg jpe jfif png gif webp tif tiff bmp heic heif avif".split()
+    ["jpg", "jpeg", "jpe", "jfif", "png", "gif", "webp", "tif", "tiff", "bmp", "heic", "heif", "avif"]
 )
 # Camera RAW: always hashed for exact duplicates, decoded only where a decoder exists.
 RAW_EXTENSIONS = frozenset(
-    "3fr ari arw cr2 cr3 crw dcr dng erf iiq k25 kdc mef mos mrw nef nrw orf pef raf raw rw2 rwl sr2 srf srw x3f".split()
+    [
+        "3fr",
+        "ari",
+        "arw",
+        "cr2",
+        "cr3",
+        "crw",
+        "dcr",
+        "dng",
+        "erf",
+        "iiq",
+        "k25",
+        "kdc",
+        "mef",
+        "mos",
+        "mrw",
+        "nef",
+        "nrw",
+        "orf",
+        "pef",
+        "raf",
+        "raw",
+        "rw2",
+        "rwl",
+        "sr2",
+        "srf",
+        "srw",
+        "x3f",
+    ]
 )
 DEFAULT_EXTENSIONS = DECODABLE_EXTENSIONS | RAW_EXTENSIONS
 
@@ -55,9 +83,7 @@ def normalize_roots(roots: Iterable[str]) -> tuple[str, ...]:
 
 
 def _image_file(path: str, st: os.stat_result) -> ImageFile:
-    return ImageFile(
-        path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_nlink
-    )
+    return ImageFile(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_nlink)
 
 
 class _Walker:
@@ -107,7 +133,9 @@ class _Walker:
                 continue
             stack.extend(reversed(subdirs))
 
-    def entries(self, entries: Iterator[os.DirEntry[str]]) -> Iterator[ImageFile | Failure]:
+    def entries(
+        self, entries: Iterator[os.DirEntry[str]]
+    ) -> Generator[ImageFile | Failure, None, list[tuple[str, os.stat_result]]]:
         subdirs: list[tuple[str, os.stat_result]] = []
         for entry in entries:
             name, path = entry.name, entry.path

@@ -63,7 +63,13 @@ def test_fingerprint_records_size_format_frames_and_date(tmp_path: Path) -> None
     exif.get_ifd(0x8769)[0x9003] = "2021:07:04 12:30:00"
     path = save(photo(3, (400, 300)), tmp_path / "a.jpg", exif=exif)
     fp = fp_of(path)
-    assert (fp.width, fp.height, fp.format, fp.frames, fp.taken) == (400, 300, "JPEG", 1, "2021:07:04 12:30:00")
+    assert (fp.width, fp.height, fp.format, fp.frames, fp.taken) == (
+        400,
+        300,
+        "JPEG",
+        1,
+        "2021:07:04 12:30:00",
+    )
     assert fp.sha256 == sha256_of(path)
 
 
@@ -72,7 +78,9 @@ def test_exif_orientation_matches_pixel_rotation(tmp_path: Path) -> None:
     upright = photo(4, (400, 300))
     exif = Image.Exif()
     exif[0x0112] = 6
-    tagged = save(upright.transpose(Image.Transpose.ROTATE_90), tmp_path / "tagged.jpg", exif=exif, quality=95)
+    tagged = save(
+        upright.transpose(Image.Transpose.ROTATE_90), tmp_path / "tagged.jpg", exif=exif, quality=95
+    )
     rotated = save(upright, tmp_path / "rotated.jpg", quality=95)
     a, b = fp_of(tagged), fp_of(rotated)
     assert (a.width, a.height) == (400, 300)
@@ -108,7 +116,9 @@ def test_hashes_stay_close_to_imagehash_on_the_fixture() -> None:
     "make",
     [
         pytest.param(lambda: photo(6).convert("CMYK"), id="cmyk-jpeg"),
-        pytest.param(lambda: Image.fromarray(np.asarray(photo(6).convert("L")).astype(np.uint16) * 257), id="16-bit"),
+        pytest.param(
+            lambda: Image.fromarray(np.asarray(photo(6).convert("L")).astype(np.uint16) * 257), id="16-bit"
+        ),
         pytest.param(lambda: photo(6).convert("P", palette=Image.Palette.ADAPTIVE), id="palette"),
         pytest.param(lambda: photo(6).convert("LA"), id="LA"),
         pytest.param(lambda: photo(6).convert("1"), id="1-bit"),
@@ -234,13 +244,20 @@ def test_sixty_megapixel_jpeg_hashes_with_bounded_memory(tmp_path: Path) -> None
     # SAFETY case 25: a full decode would need 180 MB for the pixels alone.
     path = tmp_path / "huge.jpg"
     Image.linear_gradient("L").resize((9000, 6700)).convert("RGB").save(path, quality=80)
-    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(path)], capture_output=True, text=True, check=True
+    )
     result = json.loads(out.stdout)
     assert (result["problem"], result["w"], result["h"]) == (None, 9000, 6700)
     assert result["grew_kb"] < 60_000
 
 
 def test_fingerprint_bytes_never_raises_on_garbage() -> None:
-    for blob in (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, b"GIF89a" + b"\xff" * 30, b"II*\x00\x08"):
+    for blob in (
+        b"\xff\xd8\xff",
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 40,
+        b"GIF89a" + b"\xff" * 30,
+        b"II*\x00\x08",
+    ):
         fp = fingerprint_bytes(blob, "0" * 64, "x.jpg")
         assert fp.problem in (errors.CORRUPT, errors.TRUNCATED, errors.NOT_AN_IMAGE)

@@ -1,0 +1,71 @@
+"""The layering of STYLE.md: each module imports only from lower layers, and each
+third-party library is owned by one module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "dupfind"
+
+LAYERS = {
+    "_version": 0,
+    "models": 0,
+    "errors": 0,
+    "walk": 1,
+    "fingerprint": 2,
+    "cache": 1,
+    "scan": 3,
+    "group": 3,
+    "compare": 3,
+    "report": 4,
+    "__init__": 5,
+    "cli": 6,
+    "__main__": 7,
+}
+OWNERS = {
+    "PIL": {"fingerprint"},
+    "imagehash": {"fingerprint"},
+    "numpy": {"fingerprint"},
+    "scipy": {"fingerprint"},
+    "sqlite3": {"cache"},
+    "platformdirs": {"cache"},
+    "send2trash": {"act"},
+    "click": {"cli", "prompt"},
+    "tqdm": {"cli", "prompt"},
+}
+
+
+def imports(module: Path) -> tuple[set[str], set[str]]:
+    tree = ast.parse(module.read_text())
+    internal, external = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level and node.module is None:  # from . import errors
+                internal.update(alias.name for alias in node.names)
+            elif node.level:
+                internal.add(node.module.split(".")[0])
+            else:
+                external.add((node.module or "").split(".")[0])
+        elif isinstance(node, ast.Import):
+            external.update(alias.name.split(".")[0] for alias in node.names)
+    return internal, external
+
+
+def test_every_module_has_a_layer() -> None:
+    assert {p.stem for p in PACKAGE.glob("*.py")} == set(LAYERS)
+
+
+def test_modules_import_only_lower_layers() -> None:
+    for module in PACKAGE.glob("*.py"):
+        internal, _ = imports(module)
+        for name in internal:
+            assert LAYERS[name] < LAYERS[module.stem], f"{module.stem} imports {name}"
+
+
+def test_each_library_is_owned_by_one_module() -> None:
+    for module in PACKAGE.glob("*.py"):
+        _, external = imports(module)
+        for library, owners in OWNERS.items():
+            if library in external:
+                assert module.stem in owners, f"{module.stem} imports {library}"

@@ -1,0 +1,144 @@
+"""The cache: exact round trips, invalidation, and recovery from anything on disk."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dupfind import Fingerprint, ImageFile, open_cache
+from dupfind.cache import APPLICATION_ID, SCHEMA_VERSION, from_sql_int, to_sql_int
+from dupfind.errors import CacheVersionError
+
+from .conftest import write_photo
+
+U64 = st.integers(min_value=0, max_value=2**64 - 1)
+
+
+@given(U64)
+def test_signed_conversion_round_trips_every_64_bit_value(value: int) -> None:
+    stored = to_sql_int(value)
+    assert -(2**63) <= stored < 2**63
+    assert from_sql_int(stored) == value
+
+
+fingerprints = st.builds(
+    Fingerprint,
+    sha256=st.binary(min_size=32, max_size=32).map(bytes.hex),
+    ahash=U64,
+    dhash=U64,
+    phash=U64,
+    width=st.integers(1, 100_000),
+    height=st.integers(1, 100_000),
+    format=st.sampled_from(["JPEG", "PNG", None]),
+    frames=st.integers(1, 500),
+    taken=st.one_of(st.none(), st.text(max_size=20)),
+)
+names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),
+    min_size=1,
+    max_size=30,
+) | st.binary(min_size=1, max_size=20).filter(lambda b: b"/" not in b and b"\x00" not in b).map(os.fsdecode)
+
+
+@settings(max_examples=60, deadline=None)
+@given(fp=fingerprints, name=names, ino=U64, dev=U64)
+def test_rows_round_trip_through_sqlite(
+    tmp_path_factory: pytest.TempPathFactory, fp: Fingerprint, name: str, ino: int, dev: int
+) -> None:
+    root = tmp_path_factory.mktemp("root")
+    file = ImageFile(str(root / name), dev, ino, 123, 10**18, 10**18 + 1)
+    with open_cache(str(root / "c.sqlite3"), "p") as cache:
+        cache.store(file, fp)
+    with open_cache(str(root / "c.sqlite3"), "p") as cache:
+        row = cache.load([str(root)])[file.path]
+    assert row.fingerprint == fp
+    assert row.file == file
+
+
+def test_rows_are_reused_only_under_the_same_parameters(tmp_path: Path) -> None:
+    file = ImageFile(str(tmp_path / "a.jpg"), 1, 2, 3, 4, 5)
+    with open_cache(str(tmp_path / "c"), "v1") as cache:
+        cache.store(file, Fingerprint("00" * 32, 1, 2, 3))
+        first = cache.params_id
+    with open_cache(str(tmp_path / "c"), "v2") as cache:
+        row = cache.load([str(tmp_path)])[file.path]
+        assert not row.matches(file, cache.params_id)
+        assert row.matches(file, first)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", os.urandom(4096), b"SQLite format 3\x00" + os.urandom(3000)],
+    ids=["empty", "random-bytes", "garbage-after-header"],
+)
+def test_broken_cache_files_are_moved_aside_and_rebuilt(
+    tmp_path: Path, scan_json, cache_path: Path, content: bytes
+) -> None:
+    # SAFETY case 28.
+    write_photo(tmp_path / "lib" / "a.jpg", 1)
+    cache_path.parent.mkdir(parents=True)
+    cache_path.write_bytes(content)
+    doc = scan_json(str(tmp_path / "lib"))
+    assert doc["fingerprinted"] == 1
+    assert any("moved it to" in w for w in doc["warnings"])
+    aside = [p for p in cache_path.parent.iterdir() if ".broken-" in p.name]
+    assert aside and aside[0].read_bytes() == content
+    assert scan_json(str(tmp_path / "lib"))["cached"] == 1
+
+
+def test_truncated_cache_is_moved_aside_and_rebuilt(tmp_path: Path, scan_json, cache_path: Path) -> None:
+    for i in range(300):
+        write_photo(tmp_path / "lib" / f"{i}.png", i, (16, 16))
+    assert scan_json(str(tmp_path / "lib"))["fingerprinted"] == 300
+    data = cache_path.read_bytes()
+    for suffix in ("-wal", "-shm"):
+        Path(str(cache_path) + suffix).unlink(missing_ok=True)
+    cache_path.write_bytes(data[: len(data) // 3])
+    doc = scan_json(str(tmp_path / "lib"))
+    assert doc["fingerprinted"] == 300
+    assert doc["warnings"]
+
+
+def test_another_programs_database_is_moved_aside(tmp_path: Path, scan_json, cache_path: Path) -> None:
+    cache_path.parent.mkdir(parents=True)
+    with sqlite3.connect(cache_path) as conn:
+        conn.execute("CREATE TABLE photos (id INTEGER)")
+    write_photo(tmp_path / "lib" / "a.jpg", 1)
+    doc = scan_json(str(tmp_path / "lib"))
+    assert doc["fingerprinted"] == 1 and "another program" in doc["warnings"][0]
+
+
+def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path, run, cache_path: Path) -> None:
+    # SAFETY case 31.
+    cache_path.parent.mkdir(parents=True)
+    with sqlite3.connect(cache_path) as conn:
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    write_photo(tmp_path / "lib" / "a.jpg", 1)
+    result = run("scan", str(tmp_path / "lib"))
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "newer dupfind" in result.stderr
+    with pytest.raises(CacheVersionError):
+        open_cache(str(cache_path), "p")
+
+
+def test_changed_parameters_recompute_every_fingerprint(tmp_path: Path, scan_json, monkeypatch) -> None:
+    write_photo(tmp_path / "lib" / "a.jpg", 1)
+    assert scan_json(str(tmp_path / "lib"))["fingerprinted"] == 1
+    monkeypatch.setattr("dupfind.cli.PARAMS", "a newer hashing")
+    assert scan_json(str(tmp_path / "lib"))["fingerprinted"] == 1
+    assert scan_json(str(tmp_path / "lib"))["cached"] == 1
+
+
+def test_unwritable_cache_location_is_a_one_line_error(tmp_path: Path, run) -> None:
+    (tmp_path / "file").write_text("a file where a folder should be")
+    write_photo(tmp_path / "lib" / "a.jpg", 1)
+    result = run("scan", "--cache", str(tmp_path / "file" / "cache.sqlite3"), str(tmp_path / "lib"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("dupfind: error: cannot create the cache folder")
+    assert result.stderr.count("\n") == 1
