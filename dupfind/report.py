@@ -152,7 +152,10 @@ def compare_json(c: Comparison, arguments: Sequence[str]) -> dict[str, Any]:
 
 def compare_text(c: Comparison) -> str:
     """The compare human table."""
-    rows: list[tuple[str, ...]] = [("", "A", "B"), ("path", display_path(c.files[0].path), display_path(c.files[1].path))]
+    rows: list[tuple[str, ...]] = [
+        ("", "A", "B"),
+        ("path", display_path(c.files[0].path), display_path(c.files[1].path)),
+    ]
     rows.append(("format", *(str(fp.format) for fp in c.fingerprints)))
     rows.append(("size", *(f"{f.size_bytes:,} bytes" for f in c.files)))
     rows.append(("dimensions", *(f"{fp.width} x {fp.height}" for fp in c.fingerprints)))
