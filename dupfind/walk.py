@@ -74,7 +74,7 @@ def normalize_roots(roots: Iterable[str]) -> tuple[str, ...]:
     """Absolute, `..`-free spellings of the roots; raises RootError for a missing one."""
     result: list[str] = []
     for root in roots:
-        path = os.path.abspath(os.fsdecode(root))
+        path = os.path.abspath(os.path.expanduser(os.fsdecode(root)))
         if not os.path.exists(path):
             raise RootError(f"{root}: no such file or directory")
         if path not in result:
