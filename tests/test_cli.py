@@ -138,3 +138,22 @@ def test_library_and_cli_agree(tmp_path: Path, run) -> None:
     comparison = compare_files(str(a), str(b))
     doc = json.loads(run("compare", "--json", str(a), str(b)).stdout)
     assert doc["distances"] == comparison.distances and doc["verdict"] == comparison.verdict
+
+
+def test_progress_bars_draw_on_stderr_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from dupfind.cli import _ProgressBars
+    from dupfind.models import Progress
+
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    bars = _ProgressBars(enabled=True)
+    bars(Progress("walk", 1000, None))
+    bars(Progress("fingerprint", 0, 10))
+    bars(Progress("fingerprint", 10, 10))
+    bars.close()
+    assert "listing" in stderr.getvalue() and "fingerprinting" in stderr.getvalue()
+    quiet = _ProgressBars(enabled=False)
+    quiet(Progress("walk", 5, None))
+    assert quiet.bar is None

@@ -343,3 +343,19 @@ def test_two_scans_can_share_one_cache_at_once(tmp_path: Path) -> None:
         assert json.loads(out)["fingerprinted"] == 60
     with sqlite3.connect(cache) as conn:
         assert conn.execute("SELECT count(*) FROM files").fetchone()[0] == 120
+
+
+def test_the_cache_is_never_scanned_even_inside_a_root(tmp_path: Path, scan_json) -> None:
+    write_photo(tmp_path / "a.jpg", 1)
+    doc = scan_json("--cache", str(tmp_path / "cache.jpg"), str(tmp_path))
+    assert doc["files"] == 1
+    assert scan_json("--cache", str(tmp_path / "cache.jpg"), str(tmp_path))["cached"] == 1
+
+
+def test_exclude_and_hidden_flags_reach_the_walker(tmp_path: Path, scan_json) -> None:
+    write_photo(tmp_path / "a.jpg", 1)
+    write_photo(tmp_path / ".trash" / "b.jpg", 2)
+    write_photo(tmp_path / "@eaDir" / "c.jpg", 3)
+    assert scan_json(str(tmp_path))["files"] == 2
+    assert scan_json("--exclude", "@eaDir", str(tmp_path))["files"] == 1
+    assert scan_json("--hidden", "--exclude", "@eaDir", str(tmp_path))["files"] == 2
