@@ -34,6 +34,10 @@ class CacheVersionError(CacheError):
     """The cache was written by a newer dupfind."""
 
 
+class ScanError(DupfindError):
+    """The scan itself could not go on (not one file's problem)."""
+
+
 class FingerprintError(DupfindError):
     """One file could not be fingerprinted (used where a single file was asked for)."""
 

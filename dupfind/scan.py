@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 
 from .cache import Cache, CachedRow
+from .errors import ScanError
 from .fingerprint import fingerprint_file
 from .models import Failure, Fingerprint, ImageFile, Progress, ScannedFile, ScanReport
 from .walk import WalkOptions, normalize_roots, walk
@@ -151,22 +155,51 @@ def fingerprint_all(
     return scanned, failures
 
 
-def _work(item: tuple[int, ImageFile]) -> tuple[int, Fingerprint | Failure]:
-    index, file = item
-    return index, fingerprint_file(file)
+def _work(chunk: list[tuple[int, ImageFile]]) -> list[tuple[int, Fingerprint | Failure]]:
+    return [(index, fingerprint_file(file)) for index, file in chunk]
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C is the parent's to handle: it stops the pool and keeps what was stored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run(todo: list[list[ImageFile]], jobs: int | None) -> Iterator[tuple[int, Fingerprint | Failure]]:
     items = [(i, names[0]) for i, names in enumerate(todo)]
     jobs = max(1, jobs or os.cpu_count() or 1)
     if jobs == 1 or len(items) < MIN_FILES_FOR_POOL:
-        yield from map(_work, items)
+        yield from _work(items)
         return
+    chunks = [items[i : i + CHUNK_FILES] for i in range(0, len(items), CHUNK_FILES)]
+    try:
+        yield from _run_pool(chunks, min(jobs, len(chunks)))
+    except BrokenProcessPool:
+        raise ScanError(
+            "the worker processes stopped unexpectedly; a script using dupfind needs an "
+            "'if __name__ == \"__main__\":' guard, or use one job"
+        ) from None
+
+
+def _run_pool(
+    chunks: list[list[tuple[int, ImageFile]]], jobs: int
+) -> Iterator[tuple[int, Fingerprint | Failure]]:
     # forkserver (or spawn): workers never inherit the parent's threads (a progress bar's
-    # monitor) or its open SQLite connection.
+    # monitor) or its open SQLite connection. At most a few chunks per worker are queued,
+    # so a million files never become a million pending futures.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if "forkserver" in methods:
         context.set_forkserver_preload(["dupfind.fingerprint"])
-    with context.Pool(min(jobs, len(items))) as pool:
-        yield from pool.imap_unordered(_work, items, chunksize=CHUNK_FILES)
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_ignore_sigint)
+    try:
+        pending: set[Future[list[tuple[int, Fingerprint | Failure]]]] = set()
+        for chunk in chunks:
+            pending.add(pool.submit(_work, chunk))
+            if len(pending) >= jobs * 4:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield from future.result()
+        for future in as_completed(pending):
+            yield from future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
