@@ -359,3 +359,35 @@ def test_exclude_and_hidden_flags_reach_the_walker(tmp_path: Path, scan_json) ->
     assert scan_json(str(tmp_path))["files"] == 2
     assert scan_json("--exclude", "@eaDir", str(tmp_path))["files"] == 1
     assert scan_json("--hidden", "--exclude", "@eaDir", str(tmp_path))["files"] == 2
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_finished_work(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    data = save(photo(1, (1600, 1200)), tmp_path / "base.jpg", quality=95).read_bytes()
+    for i in range(1000):  # distinct files: bytes after the JPEG's end differ
+        (lib / f"{i}.jpg").write_bytes(data + i.to_bytes(4, "big"))
+    cache = tmp_path / "c.sqlite3"
+    proc = subprocess.Popen(
+        [*SCAN[:-2], "--jobs", "2", "--cache", str(cache), str(lib)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until some rows are committed
+        time.sleep(0.2)
+        try:
+            with sqlite3.connect(cache) as conn:
+                if conn.execute("SELECT count(*) FROM files").fetchone()[0] > 0:
+                    break
+        except sqlite3.Error:
+            continue
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "dupfind: error: interrupted"
+    assert "Traceback" not in err and out == ""
+    with sqlite3.connect(cache) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert 0 < conn.execute("SELECT count(*) FROM files").fetchone()[0] < 1000
