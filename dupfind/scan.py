@@ -20,9 +20,11 @@ from .walk import WalkOptions, normalize_roots, walk
 ProgressCallback = Callable[[Progress], None]
 # Below this many files a worker pool costs more to start than it saves.
 MIN_FILES_FOR_POOL = 32
-# Files handed to a worker at a time: large enough to amortise the IPC, small enough to
-# keep both cores busy to the end and the progress bar smooth.
-CHUNK_FILES = 4
+# Work handed to a worker at a time: about 6 MB (four camera JPEGs) or 64 files, whichever
+# comes first. Large enough to amortise the IPC (one task per tiny file made a cold scan of
+# 100,000 small files 50% slower), small enough to keep both cores busy to the end.
+CHUNK_BYTES = 6_000_000
+CHUNK_FILES = 64
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ def _run(todo: list[list[ImageFile]], jobs: int | None) -> Iterator[tuple[int, F
     if jobs == 1 or len(items) < MIN_FILES_FOR_POOL:
         yield from _work(items)
         return
-    chunks = [items[i : i + CHUNK_FILES] for i in range(0, len(items), CHUNK_FILES)]
+    chunks = _chunks(items)
     try:
         yield from _run_pool(chunks, min(jobs, len(chunks)))
     except BrokenProcessPool:
@@ -178,6 +180,18 @@ def _run(todo: list[list[ImageFile]], jobs: int | None) -> Iterator[tuple[int, F
             "the worker processes stopped unexpectedly; a script using dupfind needs an "
             "'if __name__ == \"__main__\":' guard, or use one job"
         ) from None
+
+
+def _chunks(items: list[tuple[int, ImageFile]]) -> list[list[tuple[int, ImageFile]]]:
+    chunks: list[list[tuple[int, ImageFile]]] = [[]]
+    size = 0
+    for item in items:
+        if len(chunks[-1]) >= CHUNK_FILES or size >= CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += item[1].size_bytes
+    return chunks
 
 
 def _run_pool(
