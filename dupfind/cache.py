@@ -7,10 +7,11 @@ aside and rebuilt, never trusted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .errors import CacheError, CacheVersionError
@@ -91,6 +92,30 @@ class CachedRow:
         )
 
 
+@contextlib.contextmanager
+def _opening_lock(path: str) -> Iterator[None]:
+    """Serialise opening, checking and migrating the cache between processes.
+
+    Without it, a second scan starting at the same moment can find the first one's brand-new
+    (still empty) file and move it aside, or fail to switch the journal mode ("database is
+    locked": SQLite does not wait for that lock).
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: opening is not serialised
+        yield
+        return
+    try:
+        fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise CacheError(f"cannot create the cache lock {path}.lock: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
@@ -124,19 +149,20 @@ class Cache:
             raise CacheError(
                 f"cannot create the cache folder for {self.path}: {exc.strerror or exc}"
             ) from None
-        problem = self._file_problem()
-        if problem:
-            self._move_aside(problem)
-        try:
-            return self._connect()
-        except sqlite3.DatabaseError as exc:
-            if not _is_corrupt(exc) and not isinstance(exc, _Foreign):
+        with _opening_lock(self.path):
+            problem = self._file_problem()
+            if problem:
+                self._move_aside(problem)
+            try:
+                return self._connect()
+            except sqlite3.DatabaseError as exc:
+                if not _is_corrupt(exc) and not isinstance(exc, _Foreign):
+                    raise CacheError(f"cannot open the cache {self.path}: {exc}") from None
+                self._move_aside(str(exc))
+            try:
+                return self._connect()
+            except sqlite3.DatabaseError as exc:
                 raise CacheError(f"cannot open the cache {self.path}: {exc}") from None
-            self._move_aside(str(exc))
-        try:
-            return self._connect()
-        except sqlite3.DatabaseError as exc:
-            raise CacheError(f"cannot open the cache {self.path}: {exc}") from None
 
     def _file_problem(self) -> str | None:
         try:
@@ -193,8 +219,9 @@ class Cache:
 
     def _rebuild(self, why: str) -> None:
         self._conn.close()
-        self._move_aside(why)
-        self._conn = self._connect()
+        with _opening_lock(self.path):
+            self._move_aside(why)
+            self._conn = self._connect()
         self.params_id = self._params_id(self._params)
 
     def _move_aside(self, why: str) -> None:
@@ -297,7 +324,7 @@ class Cache:
 
     def files(self) -> list[str]:
         """The files this cache consists of (never to be scanned as photos)."""
-        return [self.path + suffix for suffix in ("", "-wal", "-shm", "-journal")]
+        return [self.path + suffix for suffix in ("", "-wal", "-shm", "-journal", ".lock")]
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._conn)
