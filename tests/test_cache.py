@@ -142,3 +142,27 @@ def test_unwritable_cache_location_is_a_one_line_error(tmp_path: Path, run) -> N
     assert result.exit_code == 1
     assert result.stderr.startswith("dupfind: error: cannot create the cache folder")
     assert result.stderr.count("\n") == 1
+
+
+OPEN_AND_LOAD = """
+import os, sys
+from dupfind.cache import open_cache
+with open_cache(sys.argv[1], "p") as cache:
+    cache.load([os.path.dirname(sys.argv[1])])
+"""
+
+
+def test_processes_opening_a_new_cache_together_all_succeed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for round_ in range(6):
+        path = tmp_path / f"r{round_}" / "cache.sqlite3"
+        procs = [
+            subprocess.Popen([sys.executable, "-c", OPEN_AND_LOAD, str(path)], stderr=subprocess.PIPE)
+            for _ in range(4)
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err.decode()
+        assert not [p for p in path.parent.iterdir() if ".broken-" in p.name]
