@@ -59,7 +59,7 @@ def scan(
     known = cache.load(roots)
     reused, todo = partition(listed, known, cache.params_id)
     fresh, more_failures = fingerprint_all(todo, cache, options.jobs, report)
-    pruned = cache.forget(path for path in known if path not in listed)
+    pruned = cache.forget(vanished(known, listed, failures))
     cache.flush()
     cache.record_roots(roots)
     files = tuple(sorted(reused + fresh, key=lambda s: s.file.path))
@@ -74,6 +74,13 @@ def scan(
         seconds=time.monotonic() - started,
         warnings=tuple(cache.warnings),
     )
+
+
+def vanished(known: Iterable[str], listed: dict[str, ImageFile], failures: Sequence[Failure]) -> list[str]:
+    """Cached paths not seen in this walk, except under folders that could not be listed
+    (an unreadable or unmounted folder is not proof that its photos are gone)."""
+    unlisted = tuple(f.path.rstrip(os.sep) + os.sep for f in failures)
+    return [p for p in known if p not in listed and not (unlisted and p.startswith(unlisted))]
 
 
 def _identities(paths: Iterable[str]) -> frozenset[tuple[int, int]]:

@@ -267,12 +267,13 @@ def test_unreadable_folder_and_file_are_reported(tmp_path: Path) -> None:
         write_photo(lib / "ok.jpg", 1)
         write_photo(lib / "locked" / "x.jpg", 2)
         write_photo(lib / "secret.jpg", 3)
-        for p in (base, lib, lib / "ok.jpg", lib / "locked" / "x.jpg"):
+        for p in (base, lib, lib / "locked", lib / "ok.jpg", lib / "locked" / "x.jpg"):
             p.chmod(0o777 if p.is_dir() else 0o644)
-        (lib / "locked").chmod(0)
-        (lib / "secret.jpg").chmod(0)
         args = ["scan", "--json", "--jobs", "1", "--cache", str(base / "c.db"), str(lib)]
         cmd = [sys.executable, "-c", AS_NOBODY if os.geteuid() == 0 else RUN_CLI, *args]
+        assert subprocess.run(cmd, capture_output=True, timeout=120).returncode == 0
+        (lib / "locked").chmod(0)
+        (lib / "secret.jpg").chmod(0)
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert out.returncode == 3, out.stderr
         doc = json.loads(out.stdout)
@@ -281,6 +282,10 @@ def test_unreadable_folder_and_file_are_reported(tmp_path: Path) -> None:
             ("locked", errors.UNREADABLE),
             ("secret.jpg", errors.UNREADABLE),
         ]
+        # A folder that could not be listed this time is not proof its files are gone.
+        with sqlite3.connect(base / "c.db") as conn:
+            kept = {os.fsdecode(r[0]) for r in conn.execute("SELECT path FROM files")}
+        assert str(lib / "locked" / "x.jpg") in kept
     finally:
         for p in (base / "lib" / "locked", base / "lib" / "secret.jpg"):
             p.chmod(0o700)
