@@ -13,31 +13,17 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 
-import imagehash
-from PIL import Image, ImageOps
-
-from dupfind.fingerprint import distance, fingerprint_path, hash_to_int, to_gray
+from dupfind.fingerprint import distance, fingerprint_path, reference_hashes
 from dupfind.walk import DECODABLE_EXTENSIONS, extension
 
 HASHES = ("ahash", "dhash", "phash")
-
-
-def reference(path: str) -> dict[str, int]:
-    """imagehash on the full decode: what the issue defines as the truth."""
-    with Image.open(path) as im:
-        gray = to_gray(ImageOps.exif_transpose(im))
-    return {
-        "ahash": hash_to_int(imagehash.average_hash(gray)),
-        "dhash": hash_to_int(imagehash.dhash(gray)),
-        "phash": hash_to_int(imagehash.phash(gray)),
-    }
 
 
 def distances(path: str) -> tuple[int, int, int] | None:
     _, fp = fingerprint_path(path)
     if not fp.decoded:
         return None
-    ref = reference(path)
+    ref = reference_hashes(path)
     return tuple(distance(getattr(fp, h), ref[h]) for h in HASHES)  # type: ignore[return-value]
 
 

@@ -374,42 +374,10 @@ class _Guard:
 
 
 def _row_to_cached(row: tuple) -> CachedRow:
-    (
-        path,
-        dev,
-        ino,
-        size,
-        mtime_ns,
-        ctime_ns,
-        params_id,
-        sha,
-        ahash,
-        dhash,
-        phash,
-        width,
-        height,
-        fmt,
-        frames,
-        taken,
-        problem,
-        detail,
-        _scanned,
-    ) = row
+    path, dev, ino, size, mtime_ns, ctime_ns, params_id, sha, ahash, dhash, phash, *info, _scanned = row
     file = ImageFile(os.fsdecode(path), from_sql_int(dev), from_sql_int(ino), size, mtime_ns, ctime_ns)
-    fp = Fingerprint(
-        sha.hex(),
-        _from_sql_optional(ahash),
-        _from_sql_optional(dhash),
-        _from_sql_optional(phash),
-        width,
-        height,
-        fmt,
-        frames,
-        taken,
-        problem,
-        detail,
-    )
-    return CachedRow(file, params_id, fp)
+    ahash, dhash, phash = (_from_sql_optional(h) for h in (ahash, dhash, phash))
+    return CachedRow(file, params_id, Fingerprint(sha.hex(), ahash, dhash, phash, *info))
 
 
 def open_cache(path: str | None, params: str) -> Cache:

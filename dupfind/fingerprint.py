@@ -17,7 +17,7 @@ import warnings
 import imagehash
 import PIL
 import scipy.fftpack  # noqa: F401 - imagehash.phash imports it on first use; warm workers start with it
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import errors
 from .errors import FingerprintError
@@ -241,6 +241,18 @@ def to_gray(im: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (BACKGROUND,) * 3 + (255,))
         return Image.alpha_composite(background, rgba).convert("L")
     return im.convert("L")
+
+
+def reference_hashes(path: str) -> dict[str, int]:
+    """aHash, dHash and pHash by imagehash of the fully decoded, orientation-corrected image:
+    the slow definition that the reduced decode above approximates (for tests and benchmarks)."""
+    with Image.open(path) as im:
+        gray = to_gray(ImageOps.exif_transpose(im))
+    return {
+        "ahash": hash_to_int(imagehash.average_hash(gray)),
+        "dhash": hash_to_int(imagehash.dhash(gray)),
+        "phash": hash_to_int(imagehash.phash(gray)),
+    }
 
 
 def fingerprint_file(file: ImageFile) -> Fingerprint | Failure:
