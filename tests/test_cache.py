@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,7 @@ def test_truncated_cache_is_moved_aside_and_rebuilt(tmp_path: Path, scan_json, c
 
 def test_another_programs_database_is_moved_aside(tmp_path: Path, scan_json, cache_path: Path) -> None:
     cache_path.parent.mkdir(parents=True)
-    with sqlite3.connect(cache_path) as conn:
+    with closing(sqlite3.connect(cache_path)) as conn, conn:
         conn.execute("CREATE TABLE photos (id INTEGER)")
     write_photo(tmp_path / "lib" / "a.jpg", 1)
     doc = scan_json(str(tmp_path / "lib"))
@@ -116,7 +117,7 @@ def test_another_programs_database_is_moved_aside(tmp_path: Path, scan_json, cac
 def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path, run, cache_path: Path) -> None:
     # SAFETY case 31.
     cache_path.parent.mkdir(parents=True)
-    with sqlite3.connect(cache_path) as conn:
+    with closing(sqlite3.connect(cache_path)) as conn, conn:
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     write_photo(tmp_path / "lib" / "a.jpg", 1)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -184,7 +185,7 @@ def test_rows_of_vanished_files_are_removed(tmp_path: Path, scan_json, cache_pat
     (lib / "sub" / "a copy.jpg").rename(tmp_path / "moved.jpg")
     doc = scan_json(str(lib))
     assert doc["pruned"] == 1 and doc["exact_groups"] == []
-    with sqlite3.connect(cache_path) as conn:
+    with closing(sqlite3.connect(cache_path)) as conn, conn:
         assert conn.execute("SELECT count(*) FROM files").fetchone()[0] == 2
 
 
@@ -283,7 +284,7 @@ def test_unreadable_folder_and_file_are_reported(tmp_path: Path) -> None:
             ("secret.jpg", errors.UNREADABLE),
         ]
         # A folder that could not be listed this time is not proof its files are gone.
-        with sqlite3.connect(base / "c.db") as conn:
+        with closing(sqlite3.connect(base / "c.db")) as conn, conn:
             kept = {os.fsdecode(r[0]) for r in conn.execute("SELECT path FROM files")}
         assert str(lib / "locked" / "x.jpg") in kept
     finally:
@@ -311,7 +312,7 @@ def test_killed_scans_leave_a_sound_cache_and_resume(tmp_path: Path) -> None:
         time.sleep(rng.uniform(0.8, 2.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        with sqlite3.connect(cache) as conn:
+        with closing(sqlite3.connect(cache)) as conn, conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             stored = conn.execute("SELECT count(*) FROM files").fetchone()[0]
     resumed = json.loads(
@@ -346,7 +347,7 @@ def test_two_scans_can_share_one_cache_at_once(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
         assert json.loads(out)["fingerprinted"] == 60
-    with sqlite3.connect(cache) as conn:
+    with closing(sqlite3.connect(cache)) as conn, conn:
         assert conn.execute("SELECT count(*) FROM files").fetchone()[0] == 120
 
 
@@ -383,7 +384,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_work(tmp_path: Path) -> None:
     while time.monotonic() < deadline:  # wait until some rows are committed
         time.sleep(0.2)
         try:
-            with sqlite3.connect(cache) as conn:
+            with closing(sqlite3.connect(cache)) as conn, conn:
                 if conn.execute("SELECT count(*) FROM files").fetchone()[0] > 0:
                     break
         except sqlite3.Error:
@@ -393,6 +394,6 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_work(tmp_path: Path) -> None:
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "dupfind: error: interrupted"
     assert "Traceback" not in err and out == ""
-    with sqlite3.connect(cache) as conn:
+    with closing(sqlite3.connect(cache)) as conn, conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert 0 < conn.execute("SELECT count(*) FROM files").fetchone()[0] < 1000
