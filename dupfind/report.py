@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 import unicodedata
 from collections import Counter
@@ -177,9 +176,3 @@ def compare_text(c: Comparison) -> str:
     else:
         lines.append(f"verdict: different: pHash distance {c.distances['phash']} > threshold {c.threshold}")
     return "\n".join(lines)
-
-
-def stdout_encoding_safe(text: str) -> str:
-    """Text that stdout can encode whatever its locale."""
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-    return text.encode(encoding, "replace").decode(encoding)

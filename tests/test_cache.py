@@ -167,3 +167,12 @@ def test_processes_opening_a_new_cache_together_all_succeed(tmp_path: Path) -> N
             _, err = proc.communicate(timeout=60)
             assert proc.returncode == 0, err.decode()
         assert not [p for p in path.parent.iterdir() if ".broken-" in p.name]
+
+
+def test_scanned_roots_are_remembered_for_later_commands(tmp_path: Path, scan_json, cache_path: Path) -> None:
+    write_photo(tmp_path / "a" / "x.jpg", 1)
+    write_photo(tmp_path / "b" / "y.jpg", 2)
+    scan_json(str(tmp_path / "a"))
+    scan_json(str(tmp_path / "b"), str(tmp_path / "a"))
+    with open_cache(str(cache_path), "p") as cache:
+        assert sorted(cache.roots()) == [str(tmp_path / "a"), str(tmp_path / "b")]
