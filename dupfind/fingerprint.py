@@ -161,7 +161,7 @@ def fingerprint_bytes(data: bytes, sha256: str, name: str = "") -> Fingerprint:
         return Fingerprint(sha256, problem=errors.TOO_LARGE, detail="out of memory while decoding")
     except EOFError as exc:
         return Fingerprint(sha256, problem=errors.TRUNCATED, detail=str(exc) or "unexpected end of file")
-    except Exception as exc:
+    except Exception as exc:  # fuzzed images raise anything: SyntaxError, struct.error, ValueError...
         text = f"{type(exc).__name__}: {exc}"
         reason = errors.TRUNCATED if "truncated" in str(exc).lower() else errors.CORRUPT
         return Fingerprint(sha256, problem=reason, detail=text)
@@ -261,7 +261,7 @@ def fingerprint_file(file: ImageFile) -> Fingerprint | Failure:
         _, data, digest = read_bytes(file.path, file)
     except FingerprintError as exc:
         return Failure(file.path, exc.reason, exc.detail)
-    except Exception as exc:
+    except Exception as exc:  # a scan never stops for one file
         return Failure(file.path, errors.UNREADABLE, f"{type(exc).__name__}: {exc}")
     if data is None:
         return Fingerprint(
