@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from . import errors
 from .errors import FingerprintError
 from .models import Failure, Fingerprint, ImageFile
-from .walk import RAW_EXTENSIONS, extension
+from .walk import RAW_EXTENSIONS, extension, image_file
 
 # Bump when anything that changes a hash changes; the cache then recomputes every row.
 ALGORITHM_VERSION = 1
@@ -274,7 +274,7 @@ def fingerprint_path(path: str) -> tuple[ImageFile, Fingerprint]:
     """Fingerprint a single file by path (for ``compare``). Raises FingerprintError when it
     cannot be read; a decoding problem is in the returned Fingerprint's ``problem``."""
     st, data, digest = read_bytes(path)
-    file = ImageFile(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_nlink)
+    file = image_file(path, st)
     if data is None:
         return file, Fingerprint(digest, problem=errors.TOO_LARGE, detail="file too large to decode")
     return file, fingerprint_bytes(data, digest, path)

@@ -177,7 +177,9 @@ def _run(todo: list[list[ImageFile]], jobs: int | None) -> Iterator[tuple[int, F
     items = [(i, names[0]) for i, names in enumerate(todo)]
     jobs = max(1, jobs or os.cpu_count() or 1)
     if jobs == 1 or len(items) < MIN_FILES_FOR_POOL:
-        yield from _work(items)
+        # One at a time, so progress and the cache's batched writes advance as we go.
+        for index, file in items:
+            yield index, fingerprint_file(file)
         return
     chunks = _chunks(items)
     try:

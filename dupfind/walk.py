@@ -14,40 +14,10 @@ from .errors import RootError
 from .models import Failure, ImageFile
 
 # Formats Pillow decodes (HEIC/HEIF and AVIF need their plugin or a recent Pillow).
-DECODABLE_EXTENSIONS = frozenset(
-    ["jpg", "jpeg", "jpe", "jfif", "png", "gif", "webp", "tif", "tiff", "bmp", "heic", "heif", "avif"]
-)
+DECODABLE_EXTENSIONS = frozenset("jpg jpeg jpe jfif png gif webp tif tiff bmp heic heif avif".split())
 # Camera RAW: always hashed for exact duplicates, decoded only where a decoder exists.
 RAW_EXTENSIONS = frozenset(
-    [
-        "3fr",
-        "ari",
-        "arw",
-        "cr2",
-        "cr3",
-        "crw",
-        "dcr",
-        "dng",
-        "erf",
-        "iiq",
-        "k25",
-        "kdc",
-        "mef",
-        "mos",
-        "mrw",
-        "nef",
-        "nrw",
-        "orf",
-        "pef",
-        "raf",
-        "raw",
-        "rw2",
-        "rwl",
-        "sr2",
-        "srf",
-        "srw",
-        "x3f",
-    ]
+    "3fr ari arw cr2 cr3 crw dcr dng erf iiq k25 kdc mef mos mrw nef nrw orf pef raf raw rw2 rwl sr2 srf srw x3f".split()
 )
 DEFAULT_EXTENSIONS = DECODABLE_EXTENSIONS | RAW_EXTENSIONS
 
@@ -82,7 +52,8 @@ def normalize_roots(roots: Iterable[str]) -> tuple[str, ...]:
     return tuple(result)
 
 
-def _image_file(path: str, st: os.stat_result) -> ImageFile:
+def image_file(path: str, st: os.stat_result) -> ImageFile:
+    """The ImageFile for a path and its stat result."""
     return ImageFile(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_nlink)
 
 
@@ -111,7 +82,7 @@ class _Walker:
             yield from self.directory(root, st)
         elif stat.S_ISREG(st.st_mode):
             if (st.st_dev, st.st_ino) not in self.options.skip_identities:
-                yield _image_file(root, st)
+                yield image_file(root, st)
         else:
             yield Failure(root, errors.NOT_REGULAR)
 
@@ -159,7 +130,7 @@ class _Walker:
         # FIFOs, sockets and devices are reported by their lstat, never opened.
         if not stat.S_ISREG(st.st_mode):
             return Failure(path, errors.NOT_REGULAR)
-        return _image_file(path, st)
+        return image_file(path, st)
 
     def followed(self, path: str, subdirs: list[tuple[str, os.stat_result]]) -> ImageFile | Failure | None:
         # Whatever is reached through a link is recorded under its real path, so a later

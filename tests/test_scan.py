@@ -296,6 +296,14 @@ def test_unreadable_folder_and_file_are_reported(tmp_path: Path) -> None:
 SCAN = [sys.executable, "-m", "dupfind", "scan", "--json", "--jobs", "1"]
 
 
+def _rows(cache: Path) -> int:
+    try:
+        with closing(sqlite3.connect(cache)) as conn, conn:
+            return conn.execute("SELECT count(*) FROM files").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def test_killed_scans_leave_a_sound_cache_and_resume(tmp_path: Path) -> None:
     # SAFETY case 27: SIGKILL at random points, then finish; the result equals a clean run's.
     lib = tmp_path / "lib"
@@ -303,18 +311,34 @@ def test_killed_scans_leave_a_sound_cache_and_resume(tmp_path: Path) -> None:
         write_photo(lib / f"d{i % 5}" / f"{i}.png", i, (200, 150))
     for i in range(0, 150, 10):
         shutil.copy(lib / f"d{i % 5}" / f"{i}.png", lib / f"copy{i}.png")
+    # Enough slower files that each kill lands mid-scan: distinct bytes after the JPEG's end.
+    slow = save(photo(7, (1200, 900)), tmp_path / "slow.jpg", quality=95).read_bytes()
+    for i in range(700):
+        (lib / "slow").mkdir(exist_ok=True)
+        (lib / "slow" / f"{i}.jpg").write_bytes(slow + i.to_bytes(4, "big"))
+    total = 150 + 15 + 700
     cache = tmp_path / "c.sqlite3"
     rng = random.Random(27)
-    for _ in range(4):
+    stored, after_first_kill = 0, None
+    for _ in range(3):
         proc = subprocess.Popen(
             [*SCAN, "--cache", str(cache), str(lib)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(rng.uniform(0.8, 2.5))
+        deadline = time.monotonic() + 60
+        while _rows(cache) <= stored and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # wait for this run to commit something, then kill it at random
+        time.sleep(rng.uniform(0.0, 0.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         with closing(sqlite3.connect(cache)) as conn, conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            stored = conn.execute("SELECT count(*) FROM files").fetchone()[0]
+        assert _rows(cache) >= stored
+        stored = _rows(cache)
+        after_first_kill = stored if after_first_kill is None else after_first_kill
+        if stored == total:
+            break
+    assert after_first_kill is not None
+    assert 0 < after_first_kill < total  # killed mid-scan, and the work done before was kept
     resumed = json.loads(
         subprocess.run([*SCAN, "--cache", str(cache), str(lib)], capture_output=True, check=True).stdout
     )
@@ -327,6 +351,7 @@ def test_killed_scans_leave_a_sound_cache_and_resume(tmp_path: Path) -> None:
     )
     assert group_paths(resumed) == group_paths(clean)
     assert len(clean["exact_groups"]) == 15
+    assert resumed["files"] == total
 
 
 def test_two_scans_can_share_one_cache_at_once(tmp_path: Path) -> None:
