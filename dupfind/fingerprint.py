@@ -1,6 +1,6 @@
 """Fingerprints one file: reads its bytes once, SHA-256s them and hashes the decoded image.
 
-Owns Pillow, imagehash and numpy. The hashes follow imagehash's definitions (aHash 8x8
+Owns Pillow and imagehash. The hashes follow imagehash's definitions (aHash 8x8
 mean, dHash 9x8 horizontal, pHash 32x32 DCT low 8x8 median; see
 https://www.hackerfactor.com/blog/index.php?/archives/432-Looks-Like-It.html), computed by
 imagehash itself from a reduced decode of the image.

@@ -1,0 +1,365 @@
+"""Hamming-space search over 64-bit hashes: a vantage-point tree, brute force and
+multi-index hashing, and the rule that picks one. Owns numpy.
+
+All three answer the same question, "which pairs of these distinct values lie within r
+bits of each other", and return the same pairs (``bench/group_speed.py`` checks it).
+Distances between unrelated 64-bit hashes concentrate around 32 +/- 4 bits, so a metric
+tree prunes little at the radii photos need; the benchmark measures where each method
+wins, and ``pairs_within`` follows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import combinations
+
+import numpy as np
+
+LEAF_SIZE = 128  # below this, a vectorised XOR + popcount beats another partition level
+
+Pairs = np.ndarray  # shape (k, 2), int64 indices into the values, i < j
+
+
+def _array(values: Iterable[int]) -> np.ndarray:
+    return np.fromiter(values, dtype=np.uint64)
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(x)
+
+
+def _empty_pairs() -> Pairs:
+    return np.empty((0, 2), dtype=np.int64)
+
+
+def _ordered(i: np.ndarray, j: np.ndarray) -> Pairs:
+    pairs = np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1).astype(np.int64)
+    return pairs
+
+
+def _normalise(pairs: Iterable[Pairs]) -> Pairs:
+    """One sorted array of unique (i, j) rows, i < j."""
+    chunks = [p for p in pairs if len(p)]
+    if not chunks:
+        return _empty_pairs()
+    both = np.concatenate(chunks)
+    return np.unique(both, axis=0)
+
+
+# -- brute force --------------------------------------------------------------------------
+BLOCK_CELLS = 1 << 16  # XOR cells per block: measured fastest (stays in L2; fewer page faults)
+
+
+class _Scratch:
+    """Reused output buffers: allocating a fresh XOR matrix per block cost twice the work."""
+
+    def __init__(self, cells: int) -> None:
+        self.xor = np.empty(cells, dtype=np.uint64)
+        self.count = np.empty(cells, dtype=np.uint8)
+        self.near = np.empty(cells, dtype=bool)
+
+    def near_cells(self, rows: np.ndarray, cols: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+        shape = (len(rows), len(cols))
+        cells = shape[0] * shape[1]
+        xor = self.xor[:cells].reshape(shape)
+        count = self.count[:cells].reshape(shape)
+        near = self.near[:cells].reshape(shape)
+        np.bitwise_xor(rows[:, None], cols[None, :], out=xor)
+        np.bitwise_count(xor, out=count)
+        np.less_equal(count, r, out=near)
+        if not near.any():
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        ii, jj = np.nonzero(near)
+        return ii, jj
+
+
+def _cross_brute(a_ids: np.ndarray, b_ids: np.ndarray, points: np.ndarray, r: int) -> Pairs:
+    """Pairs (a, b) within r between two disjoint index sets, by blocks of XORs."""
+    out = []
+    a_vals, b_vals = points[a_ids], points[b_ids]
+    step = max(1, BLOCK_CELLS // max(1, len(b_ids)))
+    scratch = _Scratch(step * len(b_ids))
+    for start in range(0, len(a_ids), step):
+        ii, jj = scratch.near_cells(a_vals[start : start + step], b_vals, r)
+        if len(ii):
+            out.append(_ordered(a_ids[start + ii], b_ids[jj]))
+    return np.concatenate(out) if out else _empty_pairs()
+
+
+def _self_brute(ids: np.ndarray, points: np.ndarray, r: int) -> Pairs:
+    """Pairs within r inside one index set: each row against the rows after it."""
+    out = []
+    vals = points[ids]
+    n = len(ids)
+    step = max(1, BLOCK_CELLS // max(1, n))
+    scratch = _Scratch(step * n)
+    for start in range(0, n, step):
+        # Columns start one after the first row, so a point never meets itself (which
+        # would make every row a hit); jj >= ii keeps the upper triangle of the block.
+        ii, jj = scratch.near_cells(vals[start : start + step], vals[start + 1 :], r)
+        later = jj >= ii
+        if later.any():
+            out.append(_ordered(ids[start + ii[later]], ids[start + 1 + jj[later]]))
+    return np.concatenate(out) if out else _empty_pairs()
+
+
+def pairs_brute(values: Iterable[int], r: int) -> Pairs:
+    """Every pair (i, j), i < j, of ``values`` within ``r`` bits: the plain loop."""
+    points = _array(values)
+    return _normalise([_self_brute(np.arange(len(points)), points, r)])
+
+
+# -- multi-index hashing --------------------------------------------------------------------
+BLOCK_BITS = 16  # four 16-bit blocks: 65536 buckets per table
+
+
+def _masks(bits: int, weight: int) -> list[int]:
+    masks = [0]
+    for w in range(1, weight + 1):
+        masks += [sum(1 << b for b in combo) for combo in combinations(range(bits), w)]
+    return masks
+
+
+def block_radii(r: int, blocks: int = 4) -> list[int]:
+    """Per-block radii s_i with sum(s_i + 1) > r: if d(a, b) <= r, some block i differs in
+    at most s_i bits (the generalised pigeonhole of Qin et al., ICDE 2018). Spreading the
+    remainder saves lookups over s_i = r // blocks everywhere."""
+    base, extra = divmod(r + 1, blocks)
+    return [base + (1 if i < extra else 0) - 1 for i in range(blocks)]
+
+
+def pairs_multi_index(values: Iterable[int], r: int) -> Pairs:
+    """The same pairs by multi-index hashing (Norouzi et al., "Fast search in Hamming space
+    with multi-index hashing", CVPR 2012): split the 64 bits into four 16-bit blocks; two
+    hashes within r agree on some block to within its radius (``block_radii``). Buckets are
+    probed with every mask of at most that weight; candidates are verified by popcount."""
+    points = _array(values)
+    n = len(points)
+    if n < 2:
+        return _empty_pairs()
+    found = []
+    for block, radius in enumerate(block_radii(r)):
+        if radius < 0:
+            continue
+        keys = ((points >> np.uint64(BLOCK_BITS * block)) & np.uint64(0xFFFF)).astype(np.int64)
+        order = np.argsort(keys, kind="stable")
+        sorted_keys, sorted_points = keys[order], points[order]
+        counts = np.bincount(keys, minlength=1 << BLOCK_BITS)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        for mask in _masks(BLOCK_BITS, radius):
+            # Each unordered pair of buckets (k, k ^ mask) once: probe from the lower key.
+            query = np.flatnonzero(sorted_keys < (sorted_keys ^ mask)) if mask else np.arange(n)
+            probe = sorted_keys[query] ^ mask
+            sizes = counts[probe]
+            ends = np.cumsum(sizes)
+            total = int(ends[-1]) if len(ends) else 0
+            if total == 0:
+                continue
+            # Candidates in one flat run: query values repeated against the probed buckets'
+            # slices. Repeating values streams; gathering per candidate was twice as slow.
+            other = np.repeat((starts[probe] - ends + sizes).astype(np.int32), sizes)
+            other += np.arange(total, dtype=np.int32)
+            near = _popcount(np.repeat(sorted_points[query], sizes) ^ sorted_points[other]) <= r
+            hits = np.flatnonzero(near)
+            if not len(hits):
+                continue
+            q = query[np.searchsorted(ends, hits, side="right")]
+            o = other[hits]
+            if not mask:
+                q, o = q[q < o], o[q < o]
+            found.append(_ordered(order[q], order[o]))
+    return _normalise(found)
+
+
+# -- the vantage-point tree ----------------------------------------------------------------
+class _Node:
+    __slots__ = ("inner", "leaf", "mu", "outer", "vantage")
+
+    def __init__(self) -> None:
+        self.vantage = 0
+        self.mu = 0
+        self.inner: _Node | None = None
+        self.outer: _Node | None = None
+        self.leaf: list[int] | None = None
+
+
+class VPTree:
+    """A vantage-point tree (Yianilos, SODA 1993) over distinct 64-bit ints under Hamming
+    distance. Duplicate values are stored once. Supports range queries, insert, remove and
+    a self-join that finds all pairs within r without one query per point."""
+
+    def __init__(self, values: Iterable[int] = (), seed: int = 0) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._values = sorted(set(values))
+        self._present = set(self._values)
+        self._root = self._build(np.array(self._values, dtype=np.uint64))
+
+    def __len__(self) -> int:
+        return len(self._present)
+
+    def __contains__(self, value: int) -> bool:
+        return value in self._present
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(sorted(self._present))
+
+    def _build(self, points: np.ndarray) -> _Node:
+        node = _Node()
+        if len(points) <= LEAF_SIZE:
+            node.leaf = [int(v) for v in points]
+            return node
+        vantage = points[self._rng.integers(len(points))]
+        d = _popcount(points ^ vantage)
+        mu = int(np.median(d))
+        inner = d <= mu
+        if inner.all():  # every point at distance <= median: split below it instead
+            mu -= 1
+            inner = d <= mu
+        node.vantage, node.mu = int(vantage), mu
+        node.inner = self._build(points[inner])
+        node.outer = self._build(points[~inner])
+        return node
+
+    # -- single-point operations ----------------------------------------------------------
+    def query(self, value: int, r: int) -> list[tuple[int, int]]:
+        """Stored values within r bits of ``value``, as (distance, value), nearest first."""
+        hits: list[tuple[int, int]] = []
+        stack = [self._root]
+        while stack:
+            node = stack.pop()
+            if node.leaf is not None:
+                hits += [(d, v) for v in node.leaf if (d := (v ^ value).bit_count()) <= r]
+                continue
+            d = (node.vantage ^ value).bit_count()
+            if d - r <= node.mu:
+                stack.append(node.inner)  # type: ignore[arg-type]
+            if d + r > node.mu:
+                stack.append(node.outer)  # type: ignore[arg-type]
+        return sorted(hits)
+
+    def insert(self, value: int) -> None:
+        if value in self._present:
+            return
+        self._present.add(value)
+        node = self._root
+        while node.leaf is None:
+            node = node.inner if (node.vantage ^ value).bit_count() <= node.mu else node.outer  # type: ignore[assignment]
+        node.leaf.append(value)
+        if len(node.leaf) > 2 * LEAF_SIZE:
+            rebuilt = self._build(np.array(node.leaf, dtype=np.uint64))
+            node.__init__()  # type: ignore[misc]
+            node.vantage, node.mu, node.inner, node.outer, node.leaf = (
+                rebuilt.vantage,
+                rebuilt.mu,
+                rebuilt.inner,
+                rebuilt.outer,
+                rebuilt.leaf,
+            )
+
+    def remove(self, value: int) -> None:
+        """Remove ``value``; KeyError when it is not stored."""
+        self._present.remove(value)
+        node = self._root
+        while node.leaf is None:
+            node = node.inner if (node.vantage ^ value).bit_count() <= node.mu else node.outer  # type: ignore[assignment]
+        node.leaf.remove(value)
+
+    # -- the self-join ----------------------------------------------------------------------
+    def pairs(self, r: int) -> list[tuple[int, int]]:
+        """Every pair of stored values (a, b), a < b, within r bits."""
+        values = sorted(self._present)
+        found = vp_self_join(values, r, seed=int(self._rng.integers(1 << 31)))
+        return [(values[i], values[j]) for i, j in found.tolist()]
+
+
+def vp_self_join(values: Iterable[int], r: int, seed: int = 0) -> Pairs:
+    """All pairs within r by a vantage-point partition: split the set by distance to a
+    vantage point around the median mu, recurse into the inside and the outside, and join
+    across only the two bands |d - mu| <= r (by the triangle inequality no other cross pair
+    can be within r). Leaves and bands are joined by vectorised XOR + popcount."""
+    points = _array(values)
+    rng = np.random.default_rng(seed)
+    found: list[Pairs] = []
+    stack: _Stack = [(np.arange(len(points)), None)]
+    while stack:
+        a, b = stack.pop()
+        if b is None:
+            _split_self(a, points, r, rng, stack, found)
+        else:
+            _split_cross(a, b, points, r, rng, stack, found)
+    return _normalise(found)
+
+
+def _partition(ids: np.ndarray, points: np.ndarray, vantage: np.uint64) -> np.ndarray:
+    return _popcount(points[ids] ^ vantage).astype(np.int16)
+
+
+_Stack = list[tuple[np.ndarray, "np.ndarray | None"]]
+
+
+def _split_self(
+    ids: np.ndarray, points: np.ndarray, r: int, rng: np.random.Generator, stack: _Stack, found: list[Pairs]
+) -> None:
+    if len(ids) <= LEAF_SIZE:
+        found.append(_self_brute(ids, points, r))
+        return
+    d = _partition(ids, points, points[ids[rng.integers(len(ids))]])
+    mu = int(np.median(d))
+    inner = d <= mu
+    if inner.all():
+        mu -= 1
+        inner = d <= mu
+        if not inner.any():  # all points equidistant from the vantage: no pruning possible
+            found.append(_self_brute(ids, points, r))
+            return
+    stack.append((ids[inner], None))
+    stack.append((ids[~inner], None))
+    band_in = ids[inner & (d > mu - r)]
+    band_out = ids[~inner & (d <= mu + r)]
+    if len(band_in) and len(band_out):
+        stack.append((band_in, band_out))
+
+
+def _split_cross(
+    a: np.ndarray,
+    b: np.ndarray,
+    points: np.ndarray,
+    r: int,
+    rng: np.random.Generator,
+    stack: _Stack,
+    found: list[Pairs],
+) -> None:
+    if len(a) * len(b) <= LEAF_SIZE * LEAF_SIZE or min(len(a), len(b)) <= 8:
+        found.append(_cross_brute(a, b, points, r))
+        return
+    both = np.concatenate([a, b])
+    vantage = points[both[rng.integers(len(both))]]
+    da, db = _partition(a, points, vantage), _partition(b, points, vantage)
+    mu = int(np.median(np.concatenate([da, db])))
+    a_in, b_in = da <= mu, db <= mu
+    if (a_in.all() and b_in.all()) or not (a_in.any() or b_in.any()):
+        found.append(_cross_brute(a, b, points, r))
+        return
+    joins = [(a[a_in], b[b_in]), (a[~a_in], b[~b_in])]
+    # Cross bands: inside points near the boundary against outside points near it.
+    for (x, dx, x_in), (y, dy, y_in) in (((a, da, a_in), (b, db, b_in)), ((b, db, b_in), (a, da, a_in))):
+        joins.append((x[x_in & (dx > mu - r)], y[~y_in & (dy <= mu + r)]))
+    joins = [(x, y) for x, y in joins if len(x) and len(y)]
+    # At wide radii the bands hold nearly everything, and splitting again only adds
+    # overhead: join directly when the split saves less than a quarter of the work.
+    if sum(len(x) * len(y) for x, y in joins) > 0.75 * len(a) * len(b):
+        found.append(_cross_brute(a, b, points, r))
+        return
+    stack.extend(joins)
+
+
+# -- the rule --------------------------------------------------------------------------------
+def pairs_within(values: Iterable[int], r: int) -> Pairs:
+    """All pairs (i, j), i < j, of distinct ``values`` within r bits, by the method
+    ``bench/group_speed.py`` measured fastest for this size and radius (see README)."""
+    points = list(values)
+    if len(points) < 2:
+        return _empty_pairs()
+    if len(points) <= 20_000 or r > 12:
+        return vp_self_join(points, r)
+    return pairs_multi_index(points, r)

@@ -1,0 +1,151 @@
+"""The vantage-point tree and the other pair finders, against a one-line brute force."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dupfind import vptree
+from dupfind.vptree import VPTree, block_radii, pairs_brute, pairs_multi_index, pairs_within, vp_self_join
+
+HASH = st.integers(0, 2**64 - 1)
+
+
+def brute(values: list[int], r: int) -> list[tuple[int, int]]:
+    return [
+        (i, j)
+        for i in range(len(values))
+        for j in range(i + 1, len(values))
+        if (values[i] ^ values[j]).bit_count() <= r
+    ]
+
+
+@st.composite
+def clustered(draw, max_size: int = 300) -> list[int]:
+    """Hashes with near neighbours: random centres plus copies with a few bits flipped,
+    so that pairs exist at every radius (random 64-bit values are almost never close)."""
+    centres = draw(st.lists(HASH, min_size=0, max_size=20))
+    flips = draw(
+        st.lists(st.tuples(st.integers(0, 19), st.lists(st.integers(0, 63), max_size=14)), max_size=max_size)
+    )
+    values = set(centres)
+    for centre, bits in flips:
+        if centres:
+            value = centres[centre % len(centres)]
+            for bit in bits:
+                value ^= 1 << bit
+            values.add(value)
+    return sorted(values)
+
+
+RADIUS = st.integers(0, 20)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=clustered(), r=RADIUS)
+def test_every_pair_finder_equals_brute_force(values: list[int], r: int) -> None:
+    expected = brute(values, r)
+    for finder in (pairs_brute, vp_self_join, pairs_multi_index, pairs_within):
+        assert [tuple(p) for p in finder(values, r).tolist()] == expected, finder.__name__
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vptree, "LEAF_SIZE", 3)  # deep trees: every partition path runs
+        assert [tuple(p) for p in vp_self_join(values, r).tolist()] == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=clustered(max_size=100), query=HASH, r=RADIUS)
+def test_range_query_equals_brute_force(values: list[int], query: int, r: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vptree, "LEAF_SIZE", 3)
+        tree = VPTree(values)
+    probes = [query, *values[:5]]
+    for q in probes:
+        assert tree.query(q, r) == sorted(
+            ((v ^ q).bit_count(), v) for v in values if (v ^ q).bit_count() <= r
+        )
+
+
+def test_small_leaves_force_deep_trees(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Leaves of 2 make every code path of the partition run on a small input.
+    monkeypatch.setattr(vptree, "LEAF_SIZE", 2)
+    values = sorted({(0xF0F0 << (i % 40)) ^ (i * 0x9E3779B97F4A7C15 % 2**64) >> (i % 7) for i in range(400)})
+    for r in (0, 1, 8, 20, 40):
+        assert [tuple(p) for p in vp_self_join(values, r).tolist()] == brute(values, r)
+        tree = VPTree(values)
+        assert tree.query(values[7], r) == sorted(
+            ((v ^ values[7]).bit_count(), v) for v in values if (v ^ values[7]).bit_count() <= r
+        )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=clustered(max_size=60),
+    added=st.lists(HASH, max_size=40),
+    removed=st.lists(st.integers(0, 10**6), max_size=30),
+    r=RADIUS,
+)
+def test_insert_and_remove_keep_queries_exact(
+    start: list[int], added: list[int], removed: list[int], r: int
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vptree, "LEAF_SIZE", 3)  # inserts then split leaves often
+        tree = VPTree(start)
+        present = set(start)
+        _apply(tree, present, added, removed)
+    for q in [*added[:3], *start[:3], 0]:
+        assert tree.query(q, r) == sorted(
+            ((v ^ q).bit_count(), v) for v in present if (v ^ q).bit_count() <= r
+        )
+    values = sorted(present)
+    assert tree.pairs(r) == [(values[i], values[j]) for i, j in brute(values, r)]
+
+
+def _apply(tree: VPTree, present: set[int], added: list[int], removed: list[int]) -> None:
+    for value in added:
+        tree.insert(value)
+        present.add(value)
+    for index in removed:
+        if present:
+            value = sorted(present)[index % len(present)]
+            tree.remove(value)
+            present.discard(value)
+    assert len(tree) == len(present) and sorted(tree) == sorted(present)
+
+
+def test_many_inserts_split_leaves_and_stay_exact() -> None:
+    tree = VPTree()
+    values = [(i * 0x9E3779B97F4A7C15) % 2**64 for i in range(1000)]
+    for value in values:
+        tree.insert(value)
+    assert len(tree) == 1000
+    for q in values[:20]:
+        assert tree.query(q, 26) == sorted(
+            ((v ^ q).bit_count(), v) for v in values if (v ^ q).bit_count() <= 26
+        )
+
+
+def test_empty_tree_and_duplicate_points() -> None:
+    assert VPTree().query(0, 64) == []
+    assert VPTree().pairs(64) == []
+    tree = VPTree([5, 5, 5, 7])
+    assert len(tree) == 2
+    assert tree.query(5, 0) == [(0, 5)]
+    assert tree.pairs(1) == [(5, 7)]
+    with pytest.raises(KeyError):
+        tree.remove(6)
+
+
+def test_radius_zero_and_ties() -> None:
+    values = [0b0000, 0b0001, 0b0010, 0b0100, 0b1000, 0b1111]
+    assert pairs_within(values, 0).tolist() == []
+    # Four values at distance exactly 1 from 0: all included (the radius is inclusive).
+    assert VPTree(values).query(0, 1) == [(0, 0), (1, 1), (1, 2), (1, 4), (1, 8)]
+    assert [tuple(p) for p in pairs_within(values, 2).tolist()] == brute(values, 2)
+
+
+@given(r=st.integers(0, 64))
+def test_block_radii_cover_the_radius(r: int) -> None:
+    radii = block_radii(r)
+    assert len(radii) == 4 and sum(s + 1 for s in radii) == r + 1
+    assert max(radii) - min(radii) <= 1
