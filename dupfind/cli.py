@@ -5,28 +5,49 @@ Owns click and tqdm. Library errors become one-line messages here and nowhere el
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import click
 from tqdm import tqdm
 
 from ._version import __version__
+from .act import Actor, executor_for, preflight, reconcile, undo
 from .cache import open_cache
 from .compare import DEFAULT_THRESHOLD, compare_files
-from .errors import INCOMPLETE, DupfindError, FingerprintError
+from .errors import INCOMPLETE, ActionError, DupfindError, FingerprintError
 from .fingerprint import PARAMS
-from .group import group_exact
-from .models import Progress
-from .report import compare_json, compare_text, scan_json, scan_text
+from .group import candidates, group_duplicates, group_exact
+from .journal import Journal, exclusive, journal_path
+from .keeper import DEFAULT_RULES, Rule, parse_rules, rank_key
+from .models import Group, GroupOutcome, PlannedGroup, Progress
+from .plan import PlanError, PlanOptions, plan_group, unconfirmed
+from .prompt import review
+from .report import (
+    compare_json,
+    compare_text,
+    dedupe_json,
+    dedupe_summary,
+    dedupe_summary_text,
+    group_text,
+    header,
+    result_text,
+    scan_json,
+    scan_text,
+    undo_text,
+)
 from .scan import ScanOptions, scan
-from .walk import WalkOptions
+from .walk import WalkOptions, normalize_roots
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # bad arguments, unusable cache
 EXIT_UNREADABLE = 2  # compare: a file could not be read or decoded
 EXIT_WARNINGS = 3  # scan finished, but some files or folders could not be read
+EXIT_NOT_DONE = 4  # dedupe/undo: some planned actions failed or groups were refused
 EXIT_INTERRUPTED = 130
 
 
@@ -211,3 +232,270 @@ def compare_command(a: str, b: str, threshold: int, as_json: bool) -> None:
         _emit_json(compare_json(comparison, sys.argv[1:]))
     else:
         _emit_text(compare_text(comparison))
+
+
+@cli.command("dedupe")
+@click.argument("roots", nargs=-1, type=click.Path())
+@cache_option
+@click.option(
+    "--threshold",
+    type=click.IntRange(0, 32),
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    help="Largest pHash distance (bits of 64) for near duplicates; 0: exact copies only.",
+)
+@click.option(
+    "--keep",
+    "keep",
+    default=DEFAULT_RULES,
+    show_default=True,
+    metavar="RULE,...",
+    help="Keeper rules, in order.",
+)
+@click.option(
+    "--protect",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Never remove files in DIR (repeatable).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
+@click.option("--yes", is_flag=True, help="No questions: apply the rules to exact groups.")
+@click.option("--yes-near", is_flag=True, help="No questions for near groups either (with --yes).")
+@click.option(
+    "--move-to",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Move copies into DIR instead of the trash.",
+)
+@click.option("--hardlink", is_flag=True, help="Replace exact copies by hard links to the keeper.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes for the scan.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: the plan and what was done.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def dedupe_command(
+    roots: tuple[str, ...],
+    cache: str | None,
+    threshold: int,
+    keep: str,
+    protect: tuple[str, ...],
+    dry_run: bool,
+    yes: bool,
+    yes_near: bool,
+    move_to: str | None,
+    hardlink: bool,
+    jobs: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> int:
+    """Review duplicate groups and send the extra copies to the trash.
+
+    Brings the cache up to date for ROOT... (default: the roots of earlier scans), groups
+    exact copies and near duplicates, and proposes a keeper for each group by the --keep
+    rules. On a terminal it asks group by group; elsewhere nothing is removed without
+    --yes (exact groups) and --yes-near (near groups). Every move is journaled: see
+    'dupfind undo'. Exit status: 0; 4 when some files could not be removed; 130 when
+    the review was stopped.
+
+    \b
+    Example:  dupfind dedupe ~/Pictures --dry-run
+              dupfind dedupe --protect ~/Pictures/Originals --yes
+    """
+    try:
+        rules = parse_rules(keep)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--keep") from None
+    if move_to and hardlink:
+        raise click.UsageError("--move-to and --hardlink cannot be used together")
+    action = "move" if move_to else "hardlink" if hardlink else "trash"
+    interactive = not dry_run and not (yes or yes_near) and sys.stdin.isatty() and not as_json
+    protected_dirs = [os.path.realpath(d) for d in (*protect, *([move_to] if move_to else []))]
+
+    def is_protected(path: str) -> bool:
+        real = os.path.realpath(path)
+        return any(real == d or real.startswith(d.rstrip(os.sep) + os.sep) for d in protected_dirs)
+
+    bars = _ProgressBars(enabled=not quiet and sys.stderr.isatty())
+    try:
+        with open_cache(cache, PARAMS) as db:
+            chosen = normalize_roots(roots) if roots else tuple(db.roots())
+            if not chosen:
+                raise click.UsageError(
+                    "no ROOT given and no earlier scan recorded: run 'dupfind scan DIR' first"
+                )
+            report = scan(chosen, db, ScanOptions(WalkOptions(), jobs), progress=bars)
+            cache_path = db.path
+    except DupfindError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        bars.close()
+    for warning in report.warnings:
+        click.echo(f"dupfind: warning: {warning}", err=True)
+    ranked = rank_key(rules)
+    groups = group_duplicates(candidates(report.files, is_protected), threshold, ranked)
+    options = PlanOptions(action, threshold)
+    plans = [plan_group(g, rules, options) for g in groups]
+    proposed = any(p.victims for p in plans)
+    if not interactive:
+        plans = [_confirmed(p, dry_run, yes, yes_near) for p in plans]
+    journal = None if dry_run else Journal(journal_path(cache_path))
+    executor = executor_for(action, move_to, dry_run)
+    results: list[GroupOutcome] = []
+    stopped = False
+    try:
+        with _action_phase(journal, cache_path) as actor_journal:
+            if journal is not None:
+                # Interactive answers may choose other keepers: check every member's folder.
+                preflight(executor, plans if interactive else [p for p in plans if p.victims])
+            actor = Actor(executor, actor_journal, tuple(sys.argv[1:]))
+            try:
+                stopped = _run_groups(groups, plans, rules, options, actor, interactive, as_json, results)
+            finally:
+                actor.finish()
+    except ActionError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if journal is not None:
+            journal.close()
+    if as_json:
+        _emit_json(dedupe_json(results, sys.argv[1:], dry_run))
+    else:
+        _emit_text(dedupe_summary_text(results, dry_run))
+    summary = dedupe_summary(results)
+    if stopped:
+        click.echo("dupfind: review stopped; the remaining groups were not touched", err=True)
+        return EXIT_INTERRUPTED
+    if not interactive and not dry_run and not (yes or yes_near) and proposed:
+        click.echo(
+            "dupfind: not a terminal: nothing removed without --yes (exact) or --yes-near (near)", err=True
+        )
+        return EXIT_ERROR
+    return EXIT_NOT_DONE if summary["failed"] or summary["refused_groups"] else EXIT_OK
+
+
+def _confirmed(plan: PlannedGroup, dry_run: bool, yes: bool, yes_near: bool) -> PlannedGroup:
+    """Non-interactive: --yes covers exact groups, --yes-near near ones. A dry run without
+    either shows every proposal, as if each group had been accepted."""
+    if dry_run and not (yes or yes_near):
+        return plan
+    if plan.kind == "exact" and not yes:
+        return unconfirmed(
+            plan,
+            "exact group: needs --yes or the review"
+            if (yes or yes_near)
+            else "not confirmed (no terminal and no --yes)",
+        )
+    if plan.kind == "near" and not yes_near:
+        return unconfirmed(
+            plan,
+            "near group: needs --yes-near or the review"
+            if yes
+            else "not confirmed (no terminal and no --yes)",
+        )
+    return plan
+
+
+@contextlib.contextmanager
+def _action_phase(journal: Journal | None, cache_path: str) -> Iterator[Journal | None]:
+    """The lock for the whole action phase, and the reconciliation of interrupted runs.
+    A dry run (no journal) takes neither."""
+    if journal is None:
+        yield None
+        return
+    waiting = lambda: click.echo("dupfind: waiting for another dedupe to finish", err=True)  # noqa: E731
+    with exclusive(cache_path + ".dedupe.lock", waiting):
+        for note in reconcile(journal):
+            click.echo(f"dupfind: note: {note}", err=True)
+        yield journal
+
+
+def _run_groups(
+    groups: list[Group],
+    plans: list[PlannedGroup],
+    rules: tuple[Rule, ...],
+    options: PlanOptions,
+    actor: Actor,
+    interactive: bool,
+    as_json: bool,
+    results: list[GroupOutcome],
+) -> bool:
+    """Review (if interactive) and apply each group in turn; True when the review stopped."""
+    accept_exact = False
+    total = len(plans)
+    for number, (group, plan) in enumerate(zip(groups, plans, strict=True), 1):
+        if interactive and plan.victims and not (accept_exact and plan.kind == "exact"):
+            try:
+                answer = review(plan, number, total)
+            except click.Abort:
+                click.echo("", err=True)
+                return True
+            if answer.choice == "quit":
+                return True
+            if answer.choice == "skip":
+                plan = unconfirmed(plan, "skipped at the review")
+            elif answer.choice == "all-exact":
+                accept_exact = True
+                if plan.kind != "exact":
+                    plan = unconfirmed(plan, "skipped at the review")
+            elif answer.keeper_index:
+                try:
+                    plan = plan_group(group, rules, options, answer.keeper_index)
+                except PlanError as exc:
+                    plan = unconfirmed(plan, str(exc))
+        elif not as_json and plan.victims:
+            click.echo(group_text(plan, number, total))
+        result = actor.apply(plan)
+        results.append(result)
+        if not as_json and (interactive or plan.victims):
+            text = result_text(result)
+            if text:
+                click.echo(text)
+    return False
+
+
+@cli.command("undo")
+@click.argument("run", required=False)
+@cache_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def undo_command(run: str | None, cache: str | None, as_json: bool) -> int:
+    """List dedupe runs, or put back the files of RUN.
+
+    Files come back from the trash or the quarantine to their original paths; a path
+    that is occupied now is left alone and reported. Exit status 4 when some files could
+    not be restored.
+
+    \b
+    Example:  dupfind undo
+              dupfind undo 20261123-101500-4242
+    """
+    from .cache import default_cache_path
+
+    cache_path = os.path.abspath(cache) if cache else default_cache_path()
+    journal = Journal(journal_path(cache_path))
+    try:
+        with _action_phase(journal, cache_path):
+            runs = journal.runs()
+            if run is None:
+                if as_json:
+                    _emit_json({**header("undo", sys.argv[1:]), "runs": runs})
+                else:
+                    for r in runs:
+                        click.echo(f"{r['id']}  {r['started']}  {r['actions']} files")
+                    if not runs:
+                        click.echo("No dedupe runs recorded.")
+                return EXIT_OK
+            if run not in {r["id"] for r in runs}:
+                raise click.BadParameter(f"no run {run!r} (see 'dupfind undo')", param_hint="RUN")
+            outcomes = undo(journal, run)
+    finally:
+        journal.close()
+    if as_json:
+        _emit_json(
+            {
+                **header("undo", sys.argv[1:]),
+                "restored": [o.path for o in outcomes if o.done],
+                "not_restored": [{"path": o.path, "reason": o.reason} for o in outcomes if not o.done],
+            }
+        )
+    else:
+        _emit_text(undo_text(outcomes))
+    return EXIT_OK if all(o.done for o in outcomes) else EXIT_NOT_DONE

@@ -46,3 +46,7 @@ class FingerprintError(DupfindError):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason}" + (f" ({detail})" if detail else ""))
+
+
+class ActionError(DupfindError):
+    """The action phase cannot start (no working trash, another problem before any move)."""

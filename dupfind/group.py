@@ -1,10 +1,19 @@
-"""Grouping: files with the same bytes (exact groups)."""
+"""Grouping: files with the same bytes (exact groups), then pictures within a Hamming
+distance of each other (near groups), over distinct files and unique hash values."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from .models import ExactGroup, ImageFile, ScannedFile
+from .models import Candidate, ExactGroup, Group, ImageFile, ScannedFile
+from .vptree import pairs_within
+
+# Hashes that say "there is no picture here": a blank or near-uniform image has almost no
+# gradient (dHash) and no low-frequency structure beyond the DC term (pHash). Such images
+# are never near-duplicate victims (SAFETY.md rule 4); their exact copies still group.
+DEGENERATE_MIN_BITS = 4
 
 
 def group_exact(files: Iterable[ScannedFile]) -> tuple[ExactGroup, ...]:
@@ -29,3 +38,79 @@ def group_exact(files: Iterable[ScannedFile]) -> tuple[ExactGroup, ...]:
     ]
     groups.sort(key=lambda g: (-g.wasted_bytes, g.files[0].path))
     return tuple(groups)
+
+
+def candidates(files: Iterable[ScannedFile], protected: Callable[[str], bool]) -> list[Candidate]:
+    """Distinct files by identity, each with all its names; zero-byte files left out.
+
+    A file is protected when any of its names is (a hard link into a reference folder
+    must not be removed through its other name)."""
+    names: dict[tuple[int, int], list[ScannedFile]] = defaultdict(list)
+    for scanned in files:
+        if scanned.file.size_bytes > 0:
+            names[scanned.file.identity].append(scanned)
+    out = []
+    for seen in names.values():
+        seen.sort(key=lambda s: s.file.path)
+        paths = tuple(s.file.path for s in seen)
+        out.append(Candidate(seen[0].file, seen[0].fingerprint, paths, any(protected(p) for p in paths)))
+    return out
+
+
+def near_eligible(c: Candidate) -> bool:
+    """May this file be in a near group? Only a fully decoded, single-frame picture with
+    hashes that carry information."""
+    fp = c.fingerprint
+    if not fp.decoded or fp.phash is None or fp.dhash is None or (fp.frames or 1) > 1:
+        return False
+    return DEGENERATE_MIN_BITS <= fp.dhash.bit_count() <= 64 - DEGENERATE_MIN_BITS
+
+
+def group_duplicates(
+    files: Sequence[Candidate], threshold: int, rank: Callable[[Candidate], Any]
+) -> list[Group]:
+    """Exact and near groups, each file in at most one group, best copy first.
+
+    Files with one SHA-256 form a unit. Units are taken best first by ``rank``; each one
+    not yet taken gathers the untaken units whose pHash lies within ``threshold`` of its
+    own. So every near member is within the threshold of the group's first file (no
+    chaining A~B~C), and the first file is the one the rules keep.
+    """
+    units: dict[str, list[Candidate]] = defaultdict(list)
+    for c in files:
+        units[c.fingerprint.sha256].append(c)
+    for members in units.values():
+        members.sort(key=rank)
+    order = sorted(units, key=lambda sha: rank(units[sha][0]))
+    neighbours = _near_units(units, threshold) if threshold > 0 else {}
+    taken: set[str] = set()
+    groups = []
+    for sha in order:
+        if sha in taken:
+            continue
+        taken.add(sha)
+        joined = [other for other in neighbours.get(sha, ()) if other not in taken]
+        taken.update(joined)
+        members = units[sha] + sorted((c for other in joined for c in units[other]), key=rank)
+        if len(members) > 1:
+            groups.append(Group("near" if joined else "exact", tuple(members)))
+    return groups
+
+
+def _near_units(units: dict[str, list[Candidate]], threshold: int) -> dict[str, list[str]]:
+    """For each unit, the other units whose pHash is within ``threshold`` of its own."""
+    by_hash: dict[int, list[str]] = defaultdict(list)
+    for sha, members in units.items():
+        if near_eligible(members[0]):
+            by_hash[members[0].fingerprint.phash].append(sha)  # type: ignore[index]
+    values = sorted(by_hash)
+    neighbours: dict[str, list[str]] = defaultdict(list)
+    for same in by_hash.values():  # one pHash, different bytes: distance 0
+        for sha in same:
+            neighbours[sha] += [s for s in same if s != sha]
+    for i, j in pairs_within(values, threshold).tolist():
+        for a in by_hash[values[i]]:
+            for b in by_hash[values[j]]:
+                neighbours[a].append(b)
+                neighbours[b].append(a)
+    return neighbours

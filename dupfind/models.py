@@ -122,3 +122,88 @@ class ScanReport:
             if s.fingerprint.problem is not None
         )
         return self.failures + undecoded
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One distinct file (by identity) in a group, under every name it was seen by.
+
+    ``names`` holds all its paths in this scan (hard links), ``file.path`` first; removing
+    the file means removing every name, or no space is freed and the copy stays.
+    """
+
+    file: ImageFile
+    fingerprint: Fingerprint
+    names: tuple[str, ...]
+    protected: bool = False
+
+    @property
+    def path(self) -> str:
+        return self.file.path
+
+
+@dataclass(frozen=True)
+class Group:
+    """Copies of one picture: ``exact`` when all share one SHA-256, else ``near``.
+
+    Members come best first by the keeper rules; every member of a near group is within
+    the threshold of the first (no chaining), and a file is in at most one group.
+    """
+
+    kind: str
+    members: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The keeper of a group and the rule that made it win."""
+
+    keeper: Candidate
+    why: str
+
+
+@dataclass(frozen=True)
+class Action:
+    """What happens to one member: keep, trash, move, hardlink, protected or skip."""
+
+    candidate: Candidate
+    action: str
+    distance: int | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedGroup:
+    """A group with its keeper and one action per member (the keeper's is ``keep``)."""
+
+    kind: str
+    keeper: Candidate
+    why: str
+    actions: tuple[Action, ...]
+    threshold: int
+
+    @property
+    def victims(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.action in ("trash", "move", "hardlink"))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one path. ``done`` only when the source name is really gone (or,
+    for a hard link, now points at the keeper)."""
+
+    path: str
+    action: str
+    done: bool
+    reason: str = ""
+    destination: str | None = None
+    freed_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class GroupOutcome:
+    """A planned group after the action phase: refused as a whole, or one outcome per path."""
+
+    planned: PlannedGroup
+    outcomes: tuple[Outcome, ...]
+    refused: str | None = None

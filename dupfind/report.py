@@ -11,7 +11,7 @@ from typing import Any
 
 from .compare import HASH_NAMES, Comparison
 from .fingerprint import hash_hex
-from .models import ExactGroup, Failure, ScanReport
+from .models import ExactGroup, Failure, GroupOutcome, Outcome, PlannedGroup, ScanReport
 
 SKIPPED_SHOWN_PER_REASON = 10
 
@@ -175,4 +175,143 @@ def compare_text(c: Comparison) -> str:
         )
     else:
         lines.append(f"verdict: different: pHash distance {c.distances['phash']} > threshold {c.threshold}")
+    return "\n".join(lines)
+
+
+# -- dedupe -------------------------------------------------------------------------------------
+MARKS = {
+    "keep": "KEEP",
+    "trash": "trash",
+    "move": "move",
+    "hardlink": "link",
+    "protected": "prot",
+    "skip": "skip",
+}
+
+
+def _outcomes_by_path(result: GroupOutcome) -> dict[str, Outcome]:
+    return {o.path: o for o in result.outcomes}
+
+
+def group_json(result: GroupOutcome) -> dict[str, Any]:
+    g = result.planned
+    done = _outcomes_by_path(result)
+    members = []
+    for a in g.actions:
+        for name in a.candidate.names:
+            o = done.get(name)
+            members.append(
+                {
+                    "path": name,
+                    "action": a.action,
+                    "distance": a.distance,
+                    "reason": (o.reason if o and not o.done else a.reason) or "",
+                    "done": bool(o and o.done),
+                    "destination": o.destination if o else None,
+                }
+            )
+    return {
+        "kind": g.kind,
+        "keeper": g.keeper.path,
+        "why": g.why,
+        "refused": result.refused,
+        "members": members,
+    }
+
+
+def dedupe_summary(results: Sequence[GroupOutcome]) -> dict[str, Any]:
+    outcomes = [o for r in results for o in r.outcomes]
+    return {
+        "groups": len(results),
+        "exact_groups": sum(r.planned.kind == "exact" for r in results),
+        "near_groups": sum(r.planned.kind == "near" for r in results),
+        "files_removed": sum(o.done for o in outcomes),
+        "bytes_freed": sum(o.freed_bytes for o in outcomes),
+        "failed": sum(not o.done and o.reason != "dry run" for o in outcomes),
+        "refused_groups": sum(r.refused is not None for r in results),
+        "planned": sum(len(r.planned.victims) for r in results),
+    }
+
+
+def dedupe_json(results: Sequence[GroupOutcome], arguments: Sequence[str], dry_run: bool) -> dict[str, Any]:
+    return {
+        **header("dedupe", arguments),
+        "dry_run": dry_run,
+        "groups": [group_json(r) for r in results],
+        "summary": dedupe_summary(results),
+    }
+
+
+def _describe(a_candidate: Any) -> str:
+    fp, file = a_candidate.fingerprint, a_candidate.file
+    parts = [human_bytes(file.size_bytes)]
+    parts.append(
+        f"{fp.width}x{fp.height} {fp.format}" if fp.decoded and fp.width else f"not decoded ({fp.problem})"
+    )
+    if fp.taken:
+        parts.append(f"taken {fp.taken}")
+    if len(a_candidate.names) > 1:
+        parts.append(f"{len(a_candidate.names)} hard links")
+    if a_candidate.protected:
+        parts.append("protected")
+    return ", ".join(parts)
+
+
+def group_text(g: PlannedGroup, number: int, total: int) -> str:
+    """A group as the review shows it: kind, then one numbered line per file."""
+    kind = (
+        "exact copies (same bytes)"
+        if g.kind == "exact"
+        else f"near duplicates (pHash within {g.threshold} bits)"
+    )
+    lines = [f"Group {number}/{total}: {kind}"]
+    for i, a in enumerate(g.actions, 1):
+        distance = "" if g.kind == "exact" or a.distance is None else f"distance {a.distance}, "
+        lines.append(
+            f"  [{i}] {MARKS[a.action]:5} {display_path(a.candidate.path)}  ({distance}{_describe(a.candidate)})"
+        )
+        for other in a.candidate.names[1:]:
+            lines.append(f"            = {display_path(other)}  (hard link: same file)")
+        if a.reason and a.action != "keep":
+            lines.append(f"            {a.reason}")
+    lines.append(f"  keep [{1}] because: {g.why}")
+    return "\n".join(lines)
+
+
+def result_text(result: GroupOutcome) -> str:
+    if result.refused:
+        return f"  group skipped: {result.refused}"
+    lines = []
+    for o in result.outcomes:
+        if o.done:
+            lines.append(f"  {o.action}: {display_path(o.path)}")
+        elif o.reason != "dry run":
+            lines.append(f"  not done: {display_path(o.path)}: {o.reason}")
+    return "\n".join(lines)
+
+
+def dedupe_summary_text(results: Sequence[GroupOutcome], dry_run: bool) -> str:
+    s = dedupe_summary(results)
+    lines = [f"Groups: {s['groups']} ({s['exact_groups']} exact, {s['near_groups']} near)."]
+    if dry_run:
+        lines.append(f"Dry run: files that would go: {s['planned']}; nothing was touched.")
+    else:
+        lines.append(f"Files removed: {s['files_removed']}; space freed: {human_bytes(s['bytes_freed'])}.")
+    if s["failed"]:
+        lines.append(f"{s['failed']} files could not be removed (see above).")
+    refused = [r for r in results if r.refused]
+    for r in refused:
+        lines.append(f"Skipped group of {display_path(r.planned.keeper.path)}: {r.refused}")
+    return "\n".join(lines)
+
+
+def undo_text(outcomes: Sequence[Outcome]) -> str:
+    lines = []
+    for o in outcomes:
+        lines.append(
+            f"restored: {display_path(o.path)}"
+            if o.done
+            else f"not restored: {display_path(o.path)}: {o.reason}"
+        )
+    lines.append(f"{sum(o.done for o in outcomes)} of {len(outcomes)} files restored.")
     return "\n".join(lines)

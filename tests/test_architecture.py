@@ -16,6 +16,7 @@ LAYERS = {
     "cache": 1,
     "vptree": 1,
     "journal": 1,
+    "trashdir": 1,
     "fingerprint": 2,
     "scan": 3,
     "group": 3,

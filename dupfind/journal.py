@@ -1,0 +1,138 @@
+"""The action journal beside the cache: every move is written down (and fsync'ed) before
+and after it happens, so an interrupted run can be reconciled and any run undone.
+
+One JSON object per line, appended; a line cut short by a crash is ignored. Paths are
+stored as Python str (non-UTF-8 bytes survive as surrogate escapes, which JSON keeps).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+def journal_path(cache_path: str) -> str:
+    """The journal that belongs to a cache: ``--cache`` selects both."""
+    return cache_path + ".actions.jsonl"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One planned action of a run, with what became of it."""
+
+    run: str
+    seq: int
+    intent: dict[str, Any]
+    state: str  # "pending" (no answer: interrupted), "done", "failed", "restored"
+    detail: dict[str, Any]
+
+
+class Journal:
+    """Append-only records of dedupe runs."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._handle: Any = None
+
+    def _append(self, record: dict[str, Any]) -> None:
+        if self._handle is None:
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+        self._handle.write(json.dumps(record, ensure_ascii=True) + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())  # the record must be on disk before the move
+
+    def start_run(self, arguments: list[str]) -> str:
+        run = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        self._append(
+            {"event": "run", "run": run, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": arguments}
+        )
+        return run
+
+    def intent(self, run: str, seq: int, **fields: Any) -> None:
+        self._append({"event": "intent", "run": run, "seq": seq, **fields})
+
+    def outcome(self, run: str, seq: int, state: str, **fields: Any) -> None:
+        self._append({"event": state, "run": run, "seq": seq, **fields})
+
+    def end_run(self, run: str) -> None:
+        self._append({"event": "end", "run": run})
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    # -- reading ---------------------------------------------------------------------------
+    def records(self) -> list[dict[str, Any]]:
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                lines = f.readlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash: its action never started
+            if isinstance(record, dict) and "event" in record:
+                out.append(record)
+        return out
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Runs oldest first: id, start time and how many actions were done."""
+        runs: dict[str, dict[str, Any]] = {}
+        for record in self.records():
+            if record["event"] == "run":
+                runs.setdefault(
+                    record["run"], {"id": record["run"], "started": record["started"], "actions": 0}
+                )
+        counts: dict[str, int] = {}
+        for entry in self.entries():
+            if entry.state == "done":
+                counts[entry.run] = counts.get(entry.run, 0) + 1
+        for run, info in runs.items():
+            info["actions"] = counts.get(run, 0)
+        return list(runs.values())
+
+    def entries(self, run: str | None = None) -> list[Entry]:
+        """Every intent (of one run, or all), with its latest state."""
+        intents: dict[tuple[str, int], dict[str, Any]] = {}
+        states: dict[tuple[str, int], tuple[str, dict[str, Any]]] = {}
+        for record in self.records():
+            if run is not None and record.get("run") != run:
+                continue
+            key = (record.get("run", ""), record.get("seq", -1))
+            if record["event"] == "intent":
+                intents[key] = record
+            elif record["event"] in ("done", "failed", "restored"):
+                states[key] = (record["event"], record)
+        return [
+            Entry(key[0], key[1], intent, *states.get(key, ("pending", {})))
+            for key, intent in intents.items()
+        ]
+
+
+@contextlib.contextmanager
+def exclusive(path: str, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+    """One dedupe at a time: hold an exclusive lock on ``path`` for the whole action phase,
+    so two runs can never remove opposite members of one pair. A second run waits."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting is not None:
+                waiting()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
