@@ -20,7 +20,7 @@ from .errors import ActionError, FingerprintError
 from .fingerprint import fingerprint_file, read_bytes
 from .journal import Journal
 from .models import Action, Candidate, Fingerprint, GroupOutcome, ImageFile, Outcome, PlannedGroup
-from .trashdir import TMPFS_TYPES, filesystem_type, find_trashed
+from .trashdir import TMPFS_TYPES, filesystem_type, find_trashed, home_trash
 
 
 # -- checks right before acting (SAFETY.md rules 1 and 2) --------------------------------------
@@ -113,6 +113,10 @@ class Trash(Executor):
 
     def preflight(self, paths: Sequence[str]) -> None:
         # A real round trip per filesystem: a probe file is trashed and found in the trash.
+        # On home's filesystem the probe is made beside the trash, so no photo folder is
+        # touched; on another one it must be made there (send2trash picks the trash by device).
+        _, data_home = home_trash()
+        home_device = os.stat(os.path.realpath(os.path.expanduser("~"))).st_dev
         seen: set[int] = set()
         for path in paths:
             folder = os.path.dirname(os.path.abspath(path))
@@ -122,15 +126,18 @@ class Trash(Executor):
                 continue
             if device not in seen:
                 seen.add(device)
-                self._probe(folder)
+                self._probe(data_home if device == home_device else folder)
 
     def _probe(self, folder: str) -> None:
         probe = os.path.join(folder, f".dupfind-trash-probe-{os.getpid()}")
         try:
+            os.makedirs(folder, exist_ok=True)
             with open(probe, "xb") as f:
                 f.write(_PROBE)
         except OSError as exc:
-            raise ActionError(f"cannot write in {folder} ({exc.strerror}); nothing was moved") from None
+            raise ActionError(
+                f"the trash does not work: cannot write a probe in {folder} ({exc.strerror}); nothing was moved"
+            ) from None
         try:
             self.run(probe, "", "")
         except ActionError as exc:

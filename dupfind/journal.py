@@ -43,7 +43,13 @@ class Journal:
     def _append(self, record: dict[str, Any]) -> None:
         if self._handle is None:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+            self._handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+            if self._handle.tell() > 0:
+                self._handle.seek(self._handle.tell() - 1)
+                if self._handle.read(1) != "\n":
+                    # A crash cut the last record short: end it, or the next record
+                    # would be glued to it and lost too.
+                    self._handle.write("\n")
         self._handle.write(json.dumps(record, ensure_ascii=True) + "\n")
         self._handle.flush()
         os.fsync(self._handle.fileno())  # the record must be on disk before the move

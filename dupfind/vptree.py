@@ -356,10 +356,12 @@ def _split_cross(
 # -- the rule --------------------------------------------------------------------------------
 def pairs_within(values: Iterable[int], r: int) -> Pairs:
     """All pairs (i, j), i < j, of distinct ``values`` within r bits, by the method
-    ``bench/group_speed.py`` measured fastest for this size and radius (see README)."""
+    ``bench/group_speed.py`` measured fastest: multi-index hashing up to r = 10 at any
+    size and up to r = 16 above 20k hashes; the VP-tree self-join otherwise (README has
+    the figures)."""
     points = list(values)
     if len(points) < 2:
         return _empty_pairs()
-    if len(points) <= 20_000 or r > 12:
-        return vp_self_join(points, r)
-    return pairs_multi_index(points, r)
+    if r <= 10 or (r <= 16 and len(points) > 20_000):
+        return pairs_multi_index(points, r)
+    return vp_self_join(points, r)
