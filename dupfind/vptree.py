@@ -10,7 +10,9 @@ wins, and ``pairs_within`` follows it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 
 import numpy as np
@@ -128,47 +130,82 @@ def block_radii(r: int, blocks: int = 4) -> list[int]:
     return [base + (1 if i < extra else 0) - 1 for i in range(blocks)]
 
 
-def pairs_multi_index(values: Iterable[int], r: int) -> Pairs:
+CANDIDATES_PER_STEP = 1 << 22  # bounds the candidate arrays (about 100 MB per thread)
+MASKS_PER_TASK = 8
+
+
+def pairs_multi_index(values: Iterable[int], r: int, workers: int | None = None) -> Pairs:
     """The same pairs by multi-index hashing (Norouzi et al., "Fast search in Hamming space
     with multi-index hashing", CVPR 2012): split the 64 bits into four 16-bit blocks; two
     hashes within r agree on some block to within its radius (``block_radii``). Buckets are
-    probed with every mask of at most that weight; candidates are verified by popcount."""
+    probed with every mask of at most that weight; candidates are verified by popcount.
+
+    Probes run in threads, a few masks per task so both cores stay busy: numpy releases
+    the GIL in the element-wise work, which is where the time goes."""
     points = _array(values)
-    n = len(points)
-    if n < 2:
+    if len(points) < 2:
         return _empty_pairs()
-    found = []
-    for block, radius in enumerate(block_radii(r)):
-        if radius < 0:
-            continue
+    blocks = [_Block(points, block) for block, radius in enumerate(block_radii(r)) if radius >= 0]
+    tasks = [
+        (blk, masks[i : i + MASKS_PER_TASK])
+        for blk, radius in zip(blocks, [s for s in block_radii(r) if s >= 0], strict=True)
+        for masks in [_masks(BLOCK_BITS, radius)]
+        for i in range(0, len(masks), MASKS_PER_TASK)
+    ]
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or len(points) < 50_000:
+        return _normalise(p for blk, masks in tasks for p in blk.pairs(masks, r))
+    with ThreadPoolExecutor(workers) as pool:
+        found = list(pool.map(lambda task: task[0].pairs(task[1], r), tasks))
+    return _normalise(p for pairs in found for p in pairs)
+
+
+class _Block:
+    """One 16-bit block's table: the points sorted by the block's value, bucket bounds."""
+
+    def __init__(self, points: np.ndarray, block: int) -> None:
         keys = ((points >> np.uint64(BLOCK_BITS * block)) & np.uint64(0xFFFF)).astype(np.int64)
-        order = np.argsort(keys, kind="stable")
-        sorted_keys, sorted_points = keys[order], points[order]
-        counts = np.bincount(keys, minlength=1 << BLOCK_BITS)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        for mask in _masks(BLOCK_BITS, radius):
+        self.order = np.argsort(keys, kind="stable")
+        self.keys, self.points = keys[self.order], points[self.order]
+        self.counts = np.bincount(keys, minlength=1 << BLOCK_BITS)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        # k < k ^ mask exactly when mask's highest bit is clear in k: one query set per bit.
+        self.lower = [np.flatnonzero((self.keys >> bit) & 1 == 0) for bit in range(BLOCK_BITS)]
+
+    def pairs(self, masks: list[int], r: int) -> list[Pairs]:
+        found = []
+        for mask in masks:
             # Each unordered pair of buckets (k, k ^ mask) once: probe from the lower key.
-            query = np.flatnonzero(sorted_keys < (sorted_keys ^ mask)) if mask else np.arange(n)
-            probe = sorted_keys[query] ^ mask
-            sizes = counts[probe]
+            query = self.lower[mask.bit_length() - 1] if mask else np.arange(len(self.keys))
+            sizes = self.counts[self.keys[query] ^ mask]
             ends = np.cumsum(sizes)
-            total = int(ends[-1]) if len(ends) else 0
-            if total == 0:
+            if not len(ends) or ends[-1] == 0:
                 continue
-            # Candidates in one flat run: query values repeated against the probed buckets'
-            # slices. Repeating values streams; gathering per candidate was twice as slow.
-            other = np.repeat((starts[probe] - ends + sizes).astype(np.int32), sizes)
-            other += np.arange(total, dtype=np.int32)
-            near = _popcount(np.repeat(sorted_points[query], sizes) ^ sorted_points[other]) <= r
-            hits = np.flatnonzero(near)
-            if not len(hits):
-                continue
-            q = query[np.searchsorted(ends, hits, side="right")]
-            o = other[hits]
-            if not mask:
-                q, o = q[q < o], o[q < o]
-            found.append(_ordered(order[q], order[o]))
-    return _normalise(found)
+            cuts = np.searchsorted(ends, np.arange(CANDIDATES_PER_STEP, int(ends[-1]), CANDIDATES_PER_STEP))
+            for part in np.split(np.arange(len(query)), cuts):
+                if len(part):
+                    found += self._verify(query[part], mask, sizes[part], r)
+        return found
+
+    def _verify(self, query: np.ndarray, mask: int, sizes: np.ndarray, r: int) -> list[Pairs]:
+        ends = np.cumsum(sizes)
+        total = int(ends[-1])
+        if total == 0:
+            return []
+        # Candidates in one flat run: query values repeated against the probed buckets'
+        # slices. Repeating values streams; gathering per candidate was twice as slow.
+        probe = self.keys[query] ^ mask
+        other = np.repeat((self.starts[probe] - ends + sizes).astype(np.int32), sizes)
+        other += np.arange(total, dtype=np.int32)
+        near = _popcount(np.repeat(self.points[query], sizes) ^ self.points[other]) <= r
+        hits = np.flatnonzero(near)
+        if not len(hits):
+            return []
+        q = query[np.searchsorted(ends, hits, side="right")]
+        o = other[hits]
+        if not mask:
+            q, o = q[q < o], o[q < o]
+        return [_ordered(self.order[q], self.order[o])]
 
 
 # -- the vantage-point tree ----------------------------------------------------------------

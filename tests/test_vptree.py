@@ -149,3 +149,17 @@ def test_block_radii_cover_the_radius(r: int) -> None:
     radii = block_radii(r)
     assert len(radii) == 4 and sum(s + 1 for s in radii) == r + 1
     assert max(radii) - min(radii) <= 1
+
+
+def test_threaded_and_chunked_multi_index_find_the_same_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    rng = random.Random(3)
+    values = [rng.getrandbits(64) for _ in range(30_000)]
+    values += [v ^ (1 << rng.randrange(64)) ^ (1 << rng.randrange(64)) for v in values[:30_000]]
+    values = sorted(set(values))  # 60k points: above the size where threads start
+    serial = pairs_multi_index(values, 6, workers=1)
+    assert len(serial) >= 29_000
+    monkeypatch.setattr(vptree, "CANDIDATES_PER_STEP", 1000)  # many small steps per mask
+    assert (pairs_multi_index(values, 6, workers=2) == serial).all()
+    assert (vp_self_join(values, 6) == serial).all()
