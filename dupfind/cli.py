@@ -21,11 +21,11 @@ from .cache import open_cache
 from .compare import DEFAULT_THRESHOLD, compare_files
 from .errors import INCOMPLETE, ActionError, DupfindError, FingerprintError
 from .fingerprint import PARAMS
-from .group import candidates, group_duplicates, group_exact
+from .group import group_exact
 from .journal import Journal, exclusive, journal_path
-from .keeper import DEFAULT_RULES, Rule, parse_rules, rank_key
+from .keeper import DEFAULT_RULES, Rule, parse_rules
 from .models import Group, GroupOutcome, PlannedGroup, Progress
-from .plan import PlanError, PlanOptions, plan_group, unconfirmed
+from .plan import PlanError, PlanOptions, confirm, plan_all, plan_group, unconfirmed, under_any
 from .prompt import review
 from .report import (
     compare_json,
@@ -308,12 +308,8 @@ def dedupe_command(
         raise click.UsageError("--move-to and --hardlink cannot be used together")
     action = "move" if move_to else "hardlink" if hardlink else "trash"
     interactive = not dry_run and not (yes or yes_near) and sys.stdin.isatty() and not as_json
-    protected_dirs = [os.path.realpath(d) for d in (*protect, *([move_to] if move_to else []))]
-
-    def is_protected(path: str) -> bool:
-        real = os.path.realpath(path)
-        return any(real == d or real.startswith(d.rstrip(os.sep) + os.sep) for d in protected_dirs)
-
+    # The quarantine is protected too: a later dedupe must not "deduplicate" it.
+    is_protected = under_any((*protect, *([move_to] if move_to else [])))
     bars = _ProgressBars(enabled=not quiet and sys.stderr.isatty())
     try:
         with open_cache(cache, PARAMS) as db:
@@ -330,13 +326,13 @@ def dedupe_command(
         bars.close()
     for warning in report.warnings:
         click.echo(f"dupfind: warning: {warning}", err=True)
-    ranked = rank_key(rules)
-    groups = group_duplicates(candidates(report.files, is_protected), threshold, ranked)
     options = PlanOptions(action, threshold)
-    plans = [plan_group(g, rules, options) for g in groups]
+    grouped = plan_all(report.files, rules, options, is_protected)
+    groups = [g for g, _ in grouped]
+    plans = [p for _, p in grouped]
     proposed = any(p.victims for p in plans)
     if not interactive:
-        plans = [_confirmed(p, dry_run, yes, yes_near) for p in plans]
+        plans = [confirm(p, yes=yes, yes_near=yes_near, dry_run=dry_run) for p in plans]
     journal = None if dry_run else Journal(journal_path(cache_path))
     executor = executor_for(action, move_to, dry_run)
     results: list[GroupOutcome] = []
@@ -370,28 +366,6 @@ def dedupe_command(
         )
         return EXIT_ERROR
     return EXIT_NOT_DONE if summary["failed"] or summary["refused_groups"] else EXIT_OK
-
-
-def _confirmed(plan: PlannedGroup, dry_run: bool, yes: bool, yes_near: bool) -> PlannedGroup:
-    """Non-interactive: --yes covers exact groups, --yes-near near ones. A dry run without
-    either shows every proposal, as if each group had been accepted."""
-    if dry_run and not (yes or yes_near):
-        return plan
-    if plan.kind == "exact" and not yes:
-        return unconfirmed(
-            plan,
-            "exact group: needs --yes or the review"
-            if (yes or yes_near)
-            else "not confirmed (no terminal and no --yes)",
-        )
-    if plan.kind == "near" and not yes_near:
-        return unconfirmed(
-            plan,
-            "near group: needs --yes-near or the review"
-            if yes
-            else "not confirmed (no terminal and no --yes)",
-        )
-    return plan
 
 
 @contextlib.contextmanager

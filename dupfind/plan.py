@@ -7,11 +7,13 @@ would keep nothing cannot be expressed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .keeper import Rule, explain
-from .models import Action, Candidate, Group, PlannedGroup
+from .group import candidates, group_duplicates
+from .keeper import Rule, explain, rank_key
+from .models import Action, Candidate, Group, PlannedGroup, ScannedFile
 
 ACTIONS = ("trash", "move", "hardlink")
 
@@ -76,3 +78,43 @@ def unconfirmed(group: PlannedGroup, reason: str) -> PlannedGroup:
         Action(a.candidate, "skip", a.distance, reason) if a.action in ACTIONS else a for a in group.actions
     )
     return PlannedGroup(group.kind, group.keeper, group.why, actions, group.threshold)
+
+
+def under_any(folders: Iterable[str]) -> Callable[[str], bool]:
+    """A test for "this path is inside one of these folders" (after resolving links)."""
+    roots = [os.path.realpath(f).rstrip(os.sep) + os.sep for f in folders]
+    return lambda path: any((os.path.realpath(path) + os.sep).startswith(root) for root in roots)
+
+
+def plan_all(
+    files: Iterable[ScannedFile],
+    rules: Sequence[Rule],
+    options: PlanOptions,
+    protected: Callable[[str], bool],
+) -> list[tuple[Group, PlannedGroup]]:
+    """Every group of these scanned files with the plan the rules propose for it."""
+    groups = group_duplicates(candidates(files, protected), options.threshold, rank_key(rules))
+    return [(g, plan_group(g, rules, options)) for g in groups]
+
+
+def confirm(plan: PlannedGroup, *, yes: bool, yes_near: bool, dry_run: bool) -> PlannedGroup:
+    """The plan without a review: ``yes`` covers exact groups, ``yes_near`` near ones (the two
+    risk classes of SAFETY.md rule 4). A dry run with neither shows every proposal, as if each
+    group had been accepted."""
+    if dry_run and not (yes or yes_near):
+        return plan
+    if plan.kind == "exact" and not yes:
+        return unconfirmed(
+            plan,
+            "exact group: needs --yes or the review"
+            if yes_near
+            else "not confirmed (no terminal and no --yes)",
+        )
+    if plan.kind == "near" and not yes_near:
+        return unconfirmed(
+            plan,
+            "near group: needs --yes-near or the review"
+            if yes
+            else "not confirmed (no terminal and no --yes)",
+        )
+    return plan

@@ -15,12 +15,17 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
 
+from dupfind import ScanOptions, open_cache, scan
 from dupfind.act import Actor, Quarantine
+from dupfind.fingerprint import PARAMS
 from dupfind.group import candidates, group_duplicates
 from dupfind.keeper import parse_rules, rank_key
 from dupfind.models import Candidate, Fingerprint, Group, ImageFile
-from dupfind.plan import PlanOptions, plan_group
+from dupfind.plan import PlanOptions, plan_all, plan_group
 
 from .conftest import REPO, photo, save, sha256_of, tree_snapshot, write_photo
 
@@ -236,9 +241,6 @@ def test_protected_copies_are_never_offered(tmp_path: Path, home) -> None:
 
 # -- action time (the library API with a quarantine, so the checks run in-process) ------------
 def _plan(lib: Path, threshold: int = 5):
-    from dupfind import ScanOptions, open_cache, scan
-    from dupfind.fingerprint import PARAMS
-
     with open_cache(str(lib.parent / "api-cache.sqlite3"), PARAMS) as db:
         report = scan([str(lib)], db, ScanOptions(jobs=1))
     rules = parse_rules("resolution,oldest")
@@ -511,3 +513,113 @@ def test_closed_stdin_removes_nothing(tmp_path: Path, home) -> None:
         text=True,
     )
     assert result.returncode != 0 and tree_snapshot(lib) == before
+
+
+# -- properties, crashes and awkward names -------------------------------------------------------
+
+ENTRY = st.tuples(
+    st.sampled_from(["copy", "hardlink", "symlink", "renamed", "empty", "near", "new"]),
+    st.integers(0, 3),  # which earlier picture it refers to
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    entries=st.lists(ENTRY, min_size=1, max_size=10),
+    rules=st.permutations(["resolution", "largest", "oldest", "newest", "shortest-path", "path:*/d1/*"]),
+    threshold=st.integers(0, 8),
+)
+def test_no_loss_oracle_holds_on_random_trees(tmp_path_factory, entries, rules, threshold) -> None:
+    root = tmp_path_factory.mktemp("tree")
+    lib = root / "lib"
+    pictures = [write_photo(lib / "d0" / "p0.jpg", 100, (256, 192))]
+    for n, (kind, ref) in enumerate(entries, 1):
+        source = pictures[ref % len(pictures)]
+        target = lib / f"d{n % 3}" / f"f{n}.{'png' if kind == 'near' else 'jpg'}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if kind in ("copy", "renamed"):
+            shutil.copy2(source, target if kind == "copy" else target.with_name(f"renamed-{n}.jpg"))
+        elif kind == "hardlink":
+            os.link(source, target)
+        elif kind == "symlink":
+            target.symlink_to(source)
+        elif kind == "empty":
+            target.write_bytes(b"")
+        elif kind == "near":
+            with Image.open(source) as im:
+                im.resize((128, 96)).save(target)
+        else:
+            pictures.append(write_photo(target, 100 + n, (256, 192)))
+    before = contents(lib)
+    with open_cache(str(root / "cache.sqlite3"), PARAMS) as db:
+        report = scan([str(lib)], db, ScanOptions(jobs=1))
+    quarantine = root / "q"
+    actor = Actor(Quarantine(str(quarantine)))
+    keepers = []
+    for _, plan in plan_all(
+        report.files, parse_rules(",".join(rules)), PlanOptions("move", threshold), lambda p: False
+    ):
+        result = actor.apply(plan)
+        assert result.refused is None
+        keepers.append(plan.keeper.path)
+    now = contents(lib)
+    kept = (
+        set(now.values()) | set(contents(quarantine).values()) if quarantine.exists() else set(now.values())
+    )
+    assert set(before.values()) <= kept  # every byte sequence is somewhere
+    for path in keepers:
+        assert path in now  # every group kept its keeper
+    for path in before:
+        assert path in now or not Path(path).exists()
+
+
+def test_sigkill_in_the_action_phase_is_reconciled_and_undone(tmp_path: Path, home) -> None:
+    lib = tmp_path / "lib"
+    for i in range(40):
+        original = write_photo(lib / f"o{i:02}.jpg", 200 + i, (64, 48))
+        for j in range(3):
+            shutil.copy2(original, lib / f"copy{j}-{i:02}.jpg")
+    before = contents(lib)
+    assert dupfind(home, "scan", str(lib)).returncode == 0
+    journal = tmp_path / "state" / "cache.sqlite3.actions.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dupfind", "dedupe", "--yes", "-q", str(lib)],
+        env=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (
+        not journal.exists() or journal.read_text().count('"event": "done"') < 10
+    ):
+        time.sleep(0.005)
+    proc.kill()
+    proc.wait()
+    done = journal.read_text().count('"event": "done"')
+    assert 10 <= done < 120, "the kill must land in the middle of the action phase"
+    assert_no_loss(before, lib, tmp_path)
+    assert dupfind(home, "undo").returncode == 0  # reconciles, then lists
+    entries = [json.loads(line) for line in journal.read_text().splitlines() if line.strip().endswith("}")]
+    intents = {(e["run"], e["seq"]) for e in entries if e["event"] == "intent"}
+    settled = {(e["run"], e["seq"]) for e in entries if e["event"] in ("done", "failed")}
+    assert intents == settled
+    run = json.loads(dupfind(home, "undo", "--json").stdout)["runs"][0]["id"]
+    assert dupfind(home, "undo", run).returncode == 0
+    assert contents(lib) == before
+    assert trash_files(tmp_path) == {}
+
+
+def test_awkward_names_are_trashed_shown_escaped_and_restored(tmp_path: Path, home) -> None:
+    lib = tmp_path / "lib"
+    original = write_photo(lib / "a.jpg", 1)
+    names = [b"caf\xe9.jpg", b"new\nline.jpg", b"-leading.jpg"]
+    for name in names:
+        shutil.copy2(original, os.path.join(os.fsencode(lib), name))
+    before = contents(lib)
+    result = dupfind(home, "dedupe", "--yes", "--keep", "path:*/a.jpg", str(lib))
+    assert result.returncode == 0, result.stderr
+    assert "caf\\xe9.jpg" in result.stdout and "new\\nline.jpg" in result.stdout
+    assert sorted(os.listdir(os.fsencode(lib))) == [b"a.jpg"]
+    run = json.loads(dupfind(home, "undo", "--json").stdout)["runs"][0]["id"]
+    assert dupfind(home, "undo", run).returncode == 0
+    assert contents(lib) == before
