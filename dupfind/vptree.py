@@ -112,14 +112,26 @@ def pairs_brute(values: Iterable[int], r: int) -> Pairs:
 
 
 # -- multi-index hashing --------------------------------------------------------------------
-BLOCK_BITS = 16  # four 16-bit blocks: 65536 buckets per table
+CANDIDATES_PER_STEP = 1 << 22  # bounds the candidate arrays (about 100 MB per thread)
 
 
-def _masks(bits: int, weight: int) -> list[int]:
+def _masks(bits: int, weight: int, top: int | None = None) -> list[int]:
+    """Every mask of ``bits`` bits with at most ``weight`` set (only those whose highest
+    set bit is ``top``, when given; ``top`` -1 is the zero mask)."""
+    if top is not None:
+        if top < 0:
+            return [0]
+        return [(1 << top) | rest for rest in _masks(top, weight - 1)] if weight > 0 else []
     masks = [0]
     for w in range(1, weight + 1):
         masks += [sum(1 << b for b in combo) for combo in combinations(range(bits), w)]
     return masks
+
+
+def block_widths(blocks: int) -> list[int]:
+    """64 bits split as evenly as possible, wider blocks first (22, 21, 21 for three)."""
+    base, extra = divmod(64, blocks)
+    return [base + (1 if i < extra else 0) for i in range(blocks)]
 
 
 def block_radii(r: int, blocks: int = 4) -> list[int]:
@@ -130,61 +142,69 @@ def block_radii(r: int, blocks: int = 4) -> list[int]:
     return [base + (1 if i < extra else 0) - 1 for i in range(blocks)]
 
 
-CANDIDATES_PER_STEP = 1 << 22  # bounds the candidate arrays (about 100 MB per thread)
-MASKS_PER_TASK = 8
+# Four 16-bit blocks. Three 21-22-bit blocks look at 5x fewer candidates, but their
+# thousands of probes cost more: 1M real hashes took 33 s at r = 10 (four: 22 s) and 113 s
+# at r = 12 (four: 60 s).
+BLOCKS = 4
 
 
-def pairs_multi_index(values: Iterable[int], r: int, workers: int | None = None) -> Pairs:
+def pairs_multi_index(
+    values: Iterable[int], r: int, workers: int | None = None, blocks: int = BLOCKS
+) -> Pairs:
     """The same pairs by multi-index hashing (Norouzi et al., "Fast search in Hamming space
-    with multi-index hashing", CVPR 2012): split the 64 bits into four 16-bit blocks; two
-    hashes within r agree on some block to within its radius (``block_radii``). Buckets are
-    probed with every mask of at most that weight; candidates are verified by popcount.
+    with multi-index hashing", CVPR 2012): split the 64 bits into blocks; two hashes within
+    r agree on some block to within its radius (``block_radii``). Buckets are probed with
+    every mask of at most that weight; candidates are verified by popcount.
 
-    Probes run in threads, a few masks per task so both cores stay busy: numpy releases
-    the GIL in the element-wise work, which is where the time goes."""
+    Probes run in threads, one task per block and highest mask bit, so both cores stay
+    busy: numpy releases the GIL in the element-wise work, which is where the time goes."""
     points = _array(values)
     if len(points) < 2:
         return _empty_pairs()
-    blocks = [_Block(points, block) for block, radius in enumerate(block_radii(r)) if radius >= 0]
-    tasks = [
-        (blk, masks[i : i + MASKS_PER_TASK])
-        for blk, radius in zip(blocks, [s for s in block_radii(r) if s >= 0], strict=True)
-        for masks in [_masks(BLOCK_BITS, radius)]
-        for i in range(0, len(masks), MASKS_PER_TASK)
-    ]
+    tasks = []
+    shift = 0
+    for width, radius in zip(block_widths(blocks), block_radii(r, blocks), strict=True):
+        if radius >= 0:
+            table = _Block(points, shift, width)
+            tasks += [(table, top, radius) for top in range(width - 1, -2, -1)]
+        shift += width
     workers = workers or os.cpu_count() or 1
+    run = lambda task: task[0].pairs(_masks(task[0].width, task[2], task[1]), task[1], r)  # noqa: E731
     if workers <= 1 or len(points) < 50_000:
-        return _normalise(p for blk, masks in tasks for p in blk.pairs(masks, r))
+        return _normalise(p for task in tasks for p in run(task))
     with ThreadPoolExecutor(workers) as pool:
-        found = list(pool.map(lambda task: task[0].pairs(task[1], r), tasks))
+        found = list(pool.map(run, tasks))
     return _normalise(p for pairs in found for p in pairs)
 
 
 class _Block:
-    """One 16-bit block's table: the points sorted by the block's value, bucket bounds."""
+    """One block's table: the points sorted by the block's value, and bucket bounds."""
 
-    def __init__(self, points: np.ndarray, block: int) -> None:
-        keys = ((points >> np.uint64(BLOCK_BITS * block)) & np.uint64(0xFFFF)).astype(np.int64)
+    def __init__(self, points: np.ndarray, shift: int, width: int) -> None:
+        self.width = width
+        keys = ((points >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
         self.order = np.argsort(keys, kind="stable")
         self.keys, self.points = keys[self.order], points[self.order]
-        self.counts = np.bincount(keys, minlength=1 << BLOCK_BITS)
+        self.counts = np.bincount(keys, minlength=1 << width)
         self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
-        # k < k ^ mask exactly when mask's highest bit is clear in k: one query set per bit.
-        self.lower = [np.flatnonzero((self.keys >> bit) & 1 == 0) for bit in range(BLOCK_BITS)]
 
-    def pairs(self, masks: list[int], r: int) -> list[Pairs]:
+    def pairs(self, masks: list[int], top: int, r: int) -> list[Pairs]:
+        """Pairs from probing with ``masks``, all of highest set bit ``top``."""
+        if not masks:
+            return []
+        # Each unordered pair of buckets (k, k ^ mask) once: probe from the lower key, the
+        # one with the mask's highest bit clear.
+        query = np.flatnonzero((self.keys >> top) & 1 == 0) if top >= 0 else np.arange(len(self.keys))
+        query_keys = self.keys[query]
         found = []
         for mask in masks:
-            # Each unordered pair of buckets (k, k ^ mask) once: probe from the lower key.
-            query = self.lower[mask.bit_length() - 1] if mask else np.arange(len(self.keys))
-            sizes = self.counts[self.keys[query] ^ mask]
+            sizes = self.counts[query_keys ^ mask]
             ends = np.cumsum(sizes)
             if not len(ends) or ends[-1] == 0:
                 continue
             cuts = np.searchsorted(ends, np.arange(CANDIDATES_PER_STEP, int(ends[-1]), CANDIDATES_PER_STEP))
-            for part in np.split(np.arange(len(query)), cuts):
-                if len(part):
-                    found += self._verify(query[part], mask, sizes[part], r)
+            for part in np.split(np.arange(len(query)), cuts) if len(cuts) else [slice(None)]:
+                found += self._verify(query[part], mask, sizes[part], r)
         return found
 
     def _verify(self, query: np.ndarray, mask: int, sizes: np.ndarray, r: int) -> list[Pairs]:

@@ -7,7 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dupfind import vptree
-from dupfind.vptree import VPTree, block_radii, pairs_brute, pairs_multi_index, pairs_within, vp_self_join
+from dupfind.vptree import (
+    VPTree,
+    block_radii,
+    block_widths,
+    pairs_brute,
+    pairs_multi_index,
+    pairs_within,
+    vp_self_join,
+)
 
 HASH = st.integers(0, 2**64 - 1)
 
@@ -148,6 +156,7 @@ def test_radius_zero_and_ties() -> None:
 def test_block_radii_cover_the_radius(r: int) -> None:
     radii = block_radii(r)
     assert len(radii) == 4 and sum(s + 1 for s in radii) == r + 1
+    assert sum(block_widths(3)) == sum(block_widths(4)) == 64
     assert max(radii) - min(radii) <= 1
 
 
@@ -162,4 +171,5 @@ def test_threaded_and_chunked_multi_index_find_the_same_pairs(monkeypatch: pytes
     assert len(serial) >= 29_000
     monkeypatch.setattr(vptree, "CANDIDATES_PER_STEP", 1000)  # many small steps per mask
     assert (pairs_multi_index(values, 6, workers=2) == serial).all()
+    assert (pairs_multi_index(values, 6, workers=2, blocks=3) == serial).all()
     assert (vp_self_join(values, 6) == serial).all()
