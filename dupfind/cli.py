@@ -148,21 +148,34 @@ cache_option = click.option(
 )
 
 
+def walk_options(command: Any) -> Any:
+    """The walk's options, shared by scan and dedupe (which scans first)."""
+    for option in reversed(
+        [
+            click.option(
+                "--exclude",
+                metavar="GLOB",
+                multiple=True,
+                help="Skip files and folders matching GLOB (name or full path). Repeatable.",
+            ),
+            click.option(
+                "--hidden", is_flag=True, help="Also scan hidden files and folders (names starting with '.')."
+            ),
+            click.option(
+                "--follow-symlinks",
+                is_flag=True,
+                help="Follow symbolic links (each file and folder is still visited once).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @cli.command("scan")
 @click.argument("roots", nargs=-1, required=True, type=click.Path())
 @cache_option
-@click.option(
-    "--exclude",
-    metavar="GLOB",
-    multiple=True,
-    help="Skip files and folders matching GLOB (name or full path). Repeatable.",
-)
-@click.option("--hidden", is_flag=True, help="Also scan hidden files and folders (names starting with '.').")
-@click.option(
-    "--follow-symlinks",
-    is_flag=True,
-    help="Follow symbolic links (each file and folder is still visited once).",
-)
+@walk_options
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the summary.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -269,6 +282,7 @@ def compare_command(a: str, b: str, threshold: int, as_json: bool) -> None:
     help="Move copies into DIR instead of the trash.",
 )
 @click.option("--hardlink", is_flag=True, help="Replace exact copies by hard links to the keeper.")
+@walk_options
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes for the scan.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: the plan and what was done.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -283,6 +297,9 @@ def dedupe_command(
     yes_near: bool,
     move_to: str | None,
     hardlink: bool,
+    exclude: tuple[str, ...],
+    hidden: bool,
+    follow_symlinks: bool,
     jobs: int | None,
     as_json: bool,
     quiet: bool,
@@ -293,8 +310,9 @@ def dedupe_command(
     exact copies and near duplicates, and proposes a keeper for each group by the --keep
     rules. On a terminal it asks group by group; elsewhere nothing is removed without
     --yes (exact groups) and --yes-near (near groups). Every move is journaled: see
-    'dupfind undo'. Exit status: 0; 4 when some files could not be removed; 130 when
-    the review was stopped.
+    'dupfind undo'. Exit status: 0; 1 on an error, or when nothing was removed
+    because there was nobody to ask; 4 when some files could not be removed or a group
+    was refused; 130 when the review was stopped.
 
     \b
     Example:  dupfind dedupe ~/Pictures --dry-run
@@ -318,7 +336,8 @@ def dedupe_command(
                 raise click.UsageError(
                     "no ROOT given and no earlier scan recorded: run 'dupfind scan DIR' first"
                 )
-            report = scan(chosen, db, ScanOptions(WalkOptions(), jobs), progress=bars)
+            walk = WalkOptions(exclude=exclude, hidden=hidden, follow_symlinks=follow_symlinks)
+            report = scan(chosen, db, ScanOptions(walk, jobs), progress=bars)
             cache_path = db.path
     except DupfindError as exc:
         raise click.ClickException(str(exc)) from None

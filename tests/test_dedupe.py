@@ -623,3 +623,38 @@ def test_awkward_names_are_trashed_shown_escaped_and_restored(tmp_path: Path, ho
     run = json.loads(dupfind(home, "undo", "--json").stdout)["runs"][0]["id"]
     assert dupfind(home, "undo", run).returncode == 0
     assert contents(lib) == before
+
+
+def test_blank_pictures_and_undecodable_files_never_form_near_groups(tmp_path: Path, home) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name, colour in (("red", (255, 0, 0)), ("blue", (0, 0, 255)), ("grey", (128, 128, 128))):
+        Image.new("RGB", (200, 150), colour).save(lib / f"{name}.png")
+    whole = write_photo(lib / "photo.jpg", 5, (640, 480), quality=95)
+    (lib / "cut.jpg").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    doc = json.loads(dupfind(home, "dedupe", "--dry-run", "--json", "--threshold", "12", str(lib)).stdout)
+    assert doc["groups"] == []
+
+
+def test_a_symlink_is_never_a_candidate_even_when_followed(tmp_path: Path, home) -> None:
+    lib = tmp_path / "lib"
+    write_photo(lib / "raw" / "a.jpg", 1)
+    (lib / "best").mkdir()
+    (lib / "best" / "a.jpg").symlink_to("../raw/a.jpg")
+    for extra in ([], ["--follow-symlinks"]):
+        doc = json.loads(dupfind(home, "dedupe", "--dry-run", "--json", *extra, str(lib)).stdout)
+        assert doc["groups"] == []
+
+
+def test_review_accept_all_exact_and_a_wrong_key_asks_again(tmp_path: Path, home) -> None:
+    lib = tmp_path / "lib"
+    for i in range(3):
+        original = write_photo(lib / f"p{i}.jpg", 300 + i)
+        shutil.copy2(original, lib / f"p{i}-copy.jpg")
+        os.utime(lib / f"p{i}-copy.jpg", ns=(10**18, 10**18))  # newer: the rules keep p{i}.jpg
+    code, out = review(home, ["-q", str(lib)], ["x\n", "A\n"])
+    assert code == 0, out
+    assert "Not an answer: 'x'" in out
+    # Two prompts, both for the first group: "A" accepted it and the two exact groups after it.
+    assert out.count("?:") == 2
+    assert sorted(p.name for p in lib.iterdir()) == ["p0.jpg", "p1.jpg", "p2.jpg"]
