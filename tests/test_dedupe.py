@@ -651,7 +651,7 @@ def test_review_accept_all_exact_and_a_wrong_key_asks_again(tmp_path: Path, home
     for i in range(3):
         original = write_photo(lib / f"p{i}.jpg", 300 + i)
         shutil.copy2(original, lib / f"p{i}-copy.jpg")
-        os.utime(lib / f"p{i}-copy.jpg", ns=(10**18, 10**18))  # newer: the rules keep p{i}.jpg
+        os.utime(lib / f"p{i}-copy.jpg", ns=(2 * 10**18, 2 * 10**18))  # 2033: the rules keep p{i}.jpg
     code, out = review(home, ["-q", str(lib)], ["x\n", "A\n"])
     assert code == 0, out
     assert "Not an answer: 'x'" in out
