@@ -18,7 +18,7 @@ from tqdm import tqdm
 from ._version import __version__
 from .act import Actor, executor_for, preflight, reconcile, undo
 from .cache import open_cache
-from .compare import DEFAULT_THRESHOLD, compare_files
+from .compare import DEFAULT_THRESHOLD, compare_files, nearest_in_library
 from .errors import INCOMPLETE, ActionError, DupfindError, FingerprintError
 from .fingerprint import PARAMS
 from .group import group_exact
@@ -35,6 +35,8 @@ from .report import (
     dedupe_summary_text,
     group_text,
     header,
+    nearest_json,
+    nearest_text,
     result_text,
     scan_json,
     scan_text,
@@ -219,7 +221,8 @@ def scan_command(
 
 @cli.command("compare")
 @click.argument("a", type=click.Path())
-@click.argument("b", type=click.Path())
+@click.argument("b", type=click.Path(), required=False)
+@cache_option
 @click.option(
     "--threshold",
     type=click.IntRange(0, 64),
@@ -228,19 +231,31 @@ def scan_command(
     help="Largest pHash distance (bits of 64) still called a near-duplicate.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def compare_command(a: str, b: str, threshold: int, as_json: bool) -> None:
-    """Show two files' fingerprints, every distance, and a verdict.
+def compare_command(a: str, b: str | None, cache: str | None, threshold: int, as_json: bool) -> None:
+    """Show two files' fingerprints, every distance, and a verdict; or, given one file,
+    the files of earlier scans nearest to it.
 
     The verdict is 'identical' (same bytes), 'near-duplicate' (pHash within --threshold)
     or 'different'. Exit status 2 when a file cannot be read or decoded.
 
     \b
     Example:  dupfind compare IMG_0001.JPG "IMG_0001 (1).jpg"
+              dupfind compare --threshold 10 ~/Downloads/photo.jpg
     """
     try:
+        if b is None:
+            with open_cache(cache, PARAMS) as db:
+                _, _, matches = nearest_in_library(a, db, threshold)
+            if as_json:
+                _emit_json(nearest_json(a, matches, threshold, sys.argv[1:]))
+            else:
+                _emit_text(nearest_text(a, matches, threshold))
+            return
         comparison = compare_files(a, b, threshold)
     except FingerprintError as exc:
         raise _Unreadable(f"{exc.path}: {exc}") from None
+    except DupfindError as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         _emit_json(compare_json(comparison, sys.argv[1:]))
     else:

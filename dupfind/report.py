@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from .compare import HASH_NAMES, Comparison
+from .compare import HASH_NAMES, Comparison, Match
 from .fingerprint import hash_hex
 from .models import ExactGroup, Failure, GroupOutcome, Outcome, PlannedGroup, ScanReport
 
@@ -314,4 +314,26 @@ def undo_text(outcomes: Sequence[Outcome]) -> str:
             else f"not restored: {display_path(o.path)}: {o.reason}"
         )
     lines.append(f"{sum(o.done for o in outcomes)} of {len(outcomes)} files restored.")
+    return "\n".join(lines)
+
+
+def nearest_json(
+    path: str, matches: Sequence[Match], threshold: int, arguments: Sequence[str]
+) -> dict[str, Any]:
+    return {
+        **header("compare", arguments),
+        "path": path,
+        "threshold": threshold,
+        "matches": [{"path": m.path, "distance": m.distance, "identical": m.identical} for m in matches],
+    }
+
+
+def nearest_text(path: str, matches: Sequence[Match], threshold: int) -> str:
+    if not matches:
+        return f"No file of earlier scans within {threshold} bits of {display_path(path)}."
+    lines = [f"Files of earlier scans within {threshold} bits of {display_path(path)}, nearest first:"]
+    for m in matches:
+        lines.append(
+            f"  {m.distance:2}  {display_path(m.path)}" + ("  (identical bytes)" if m.identical else "")
+        )
     return "\n".join(lines)

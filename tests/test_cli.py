@@ -157,3 +157,24 @@ def test_progress_bars_draw_on_stderr_when_enabled(monkeypatch: pytest.MonkeyPat
     quiet = _ProgressBars(enabled=False)
     quiet(Progress("walk", 5, None))
     assert quiet.bar is None
+
+
+def test_compare_one_file_lists_the_nearest_files_of_earlier_scans(run, tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    original = save(photo(1, (640, 480)), lib / "a.jpg", quality=95)
+    save(photo(1, (320, 240)), lib / "small" / "a.png")
+    shutil.copy(original, lib / "copy.jpg")
+    write_photo(lib / "other.jpg", 2)
+    gone = save(photo(1, (300, 225)), lib / "gone.jpg")
+    assert run("scan", "-q", str(lib)).exit_code == 0
+    gone.unlink()  # still in the cache, no longer on disk: never shown
+    result = run("compare", "--json", str(original))
+    assert result.exit_code == 0, result.output
+    matches = json.loads(result.stdout)["matches"]
+    assert [(m["path"], m["identical"]) for m in matches] == [
+        (str(lib / "copy.jpg"), True),
+        (str(lib / "small" / "a.png"), False),
+    ]  # nearest first, then by path
+    assert matches[0]["distance"] == 0
+    text = run("compare", str(original)).stdout
+    assert "copy.jpg  (identical bytes)" in text and "other.jpg" not in text
