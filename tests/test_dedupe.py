@@ -4,6 +4,7 @@ run reads its own environment, as a user's would."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -658,3 +659,41 @@ def test_review_accept_all_exact_and_a_wrong_key_asks_again(tmp_path: Path, home
     # Two prompts, both for the first group: "A" accepted it and the two exact groups after it.
     assert out.count("?:") == 2
     assert sorted(p.name for p in lib.iterdir()) == ["p0.jpg", "p1.jpg", "p2.jpg"]
+
+
+def test_a_trash_on_tmpfs_is_refused(tmp_path: Path, home) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK):
+        pytest.skip("no writable /dev/shm here")
+    from dupfind.trashdir import filesystem_type
+
+    if filesystem_type(str(shm)) != "tmpfs":
+        pytest.skip("/dev/shm is not tmpfs here")
+    lib = tmp_path / "lib"
+    library(lib)
+    before = tree_snapshot(lib)
+    xdg = shm / f"dupfind-test-{os.getpid()}-{tmp_path.name}"
+    try:
+        result = dupfind({**home, "XDG_DATA_HOME": str(xdg)}, "dedupe", "--yes", str(lib))
+    finally:
+        shutil.rmtree(xdg, ignore_errors=True)
+        trash = shm / f".Trash-{os.getuid()}"  # made by send2trash for the probe: drop it if empty
+        for folder in (trash / "files", trash / "info", trash):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+            shm.glob(f".Trash-{os.getuid()}/files/*")
+        ) else None
+    assert result.returncode == 1
+    assert "tmpfs" in result.stderr and "lost at reboot" in result.stderr
+    assert tree_snapshot(lib) == before
+
+
+def test_a_copy_with_names_outside_the_roots_frees_nothing(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    library(lib)
+    os.link(lib / "backup" / "a.jpg", tmp_path / "outside-name.jpg")  # a third name, not scanned
+    plans = _plan(lib)
+    result = Actor(Quarantine(str(tmp_path / "q"))).apply(plans["exact"])
+    (outcome,) = result.outcomes
+    assert outcome.done and outcome.freed_bytes == 0
+    assert (tmp_path / "outside-name.jpg").exists()
