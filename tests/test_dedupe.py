@@ -681,8 +681,6 @@ def test_a_trash_on_tmpfs_is_refused(tmp_path: Path, home) -> None:
         for folder in (trash / "files", trash / "info", trash):
             with contextlib.suppress(OSError):
                 folder.rmdir()
-            shm.glob(f".Trash-{os.getuid()}/files/*")
-        ) else None
     assert result.returncode == 1
     assert "tmpfs" in result.stderr and "lost at reboot" in result.stderr
     assert tree_snapshot(lib) == before
