@@ -146,9 +146,9 @@ class Trash(Executor):
         found = find_trashed(probe, hashlib.sha256(_PROBE).hexdigest())
         if found is None:
             raise ActionError(f"the trash for {folder} cannot be found after trashing; nothing was moved")
-        _not_tmpfs(os.path.dirname(os.path.dirname(found.data)), "the trash")
         os.unlink(found.data)  # the probe and its trashinfo: ours, not photos
         os.unlink(found.info)
+        _not_tmpfs(os.path.dirname(os.path.dirname(found.data)), "the trash")
 
     def run(self, path: str, keeper: str, sha256: str) -> str | None:
         # Imported here: only the action phase needs it.

@@ -675,6 +675,7 @@ def test_a_trash_on_tmpfs_is_refused(tmp_path: Path, home) -> None:
     xdg = shm / f"dupfind-test-{os.getpid()}-{tmp_path.name}"
     try:
         result = dupfind({**home, "XDG_DATA_HOME": str(xdg)}, "dedupe", "--yes", str(lib))
+        probes = list(shm.glob(f".Trash-{os.getuid()}/*/.dupfind-trash-probe-*"))
     finally:
         shutil.rmtree(xdg, ignore_errors=True)
         trash = shm / f".Trash-{os.getuid()}"  # made by send2trash for the probe: drop it if empty
@@ -684,6 +685,7 @@ def test_a_trash_on_tmpfs_is_refused(tmp_path: Path, home) -> None:
     assert result.returncode == 1
     assert "tmpfs" in result.stderr and "lost at reboot" in result.stderr
     assert tree_snapshot(lib) == before
+    assert probes == []  # the probe never stays in a trash
 
 
 def test_a_copy_with_names_outside_the_roots_frees_nothing(tmp_path: Path) -> None:
