@@ -1,0 +1,83 @@
+"""Grouping accuracy against a corpus's ground truth, for a range of thresholds.
+
+    python bench/accuracy.py ../corpora/dev [--thresholds 0,2,4,5,6,8,10,12]
+
+Scans CORPUS (its cache is bench/.cache-NAME.sqlite3, so a second run only stats files),
+groups it as `dupfind dedupe` does at each threshold (default keeper rules, nothing
+protected), and scores the groups with ../shared/corpus/score.py against
+CORPUS/ground_truth.json: pairwise precision, recall and F1 over all members and over the
+members not marked hard, and, per transform, the share of members grouped with their
+original (anchor recall). Tune on the dev corpus only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from dupfind import DEFAULT_RULES, PlanOptions, ScanOptions, open_cache, parse_rules, plan_all, scan
+from dupfind.fingerprint import PARAMS
+
+SCORE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus", "score.py")
+
+
+def groups_at(files, threshold: int, corpus: str) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    planned = plan_all(files, parse_rules(DEFAULT_RULES), PlanOptions("trash", threshold), lambda p: False)
+    return [
+        sorted(os.path.relpath(name, corpus) for a in plan.actions for name in a.candidate.names)
+        for _, plan in planned
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("corpus")
+    parser.add_argument("--thresholds", default="0,2,4,5,6,8,10,12")
+    args = parser.parse_args()
+    corpus = os.path.abspath(args.corpus)
+    name = os.path.basename(corpus.rstrip(os.sep))
+    cache = os.path.join(os.path.dirname(os.path.abspath(__file__)), f".cache-{name}.sqlite3")
+    with open_cache(cache, PARAMS) as db:
+        report = scan([os.path.join(corpus, "library")], db, ScanOptions())
+    print(f"corpus: {corpus} ({report.paths} files, {len(report.skipped)} skipped by the scan)")
+    results = []
+    for threshold in (int(t) for t in args.thresholds.split(",")):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(
+                {"name": f"threshold {threshold}", "groups": groups_at(report.files, threshold, corpus)}, f
+            )
+        out = subprocess.run(
+            [sys.executable, SCORE, os.path.join(corpus, "ground_truth.json"), f.name, "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        os.unlink(f.name)
+        results.append((threshold, json.loads(out)))
+    transforms = sorted({t for _, r in results for t in r["per_transform"]})
+    print(
+        f"\n{'T':>3} {'prec':>6} {'recall':>6} {'F1':>6} {'prec*':>6} {'recall*':>7} {'F1*':>6}   (* = non-hard members)"
+    )
+    for threshold, r in results:
+        print(
+            f"{threshold:>3} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
+            f"{r['precision_excl_hard']:6.3f} {r['recall_excl_hard']:7.3f} {r['f1_excl_hard']:6.3f}"
+        )
+    print("\nrecall per transform (share of members grouped with their original):")
+    print(f"{'transform':<22}" + "".join(f"{'T=' + str(t):>7}" for t, _ in results))
+    for transform in transforms:
+        cells = []
+        for _, r in results:
+            value = r["per_transform"].get(transform, {}).get("anchor_recall")
+            cells.append(f"{value:7.3f}" if value is not None else f"{'-':>7}")
+        print(f"{transform:<22}" + "".join(cells))
+
+
+if __name__ == "__main__":
+    main()
