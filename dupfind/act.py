@@ -8,6 +8,7 @@ identical bytes.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -17,15 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import ActionError, FingerprintError
-from .fingerprint import fingerprint_file, read_bytes
+from .fingerprint import distance, fingerprint_bytes, read_bytes
 from .journal import Journal
-from .models import Action, Candidate, Fingerprint, GroupOutcome, ImageFile, Outcome, PlannedGroup
+from .models import Action, Candidate, GroupOutcome, ImageFile, Outcome, PlannedGroup
 from .trashdir import TMPFS_TYPES, filesystem_type, find_trashed, home_trash
 
 
 # -- checks right before acting (SAFETY.md rules 1 and 2) --------------------------------------
-def check_file(file: ImageFile, path: str, sha256: str) -> str | None:
-    """Why ``path`` is no longer the recorded file with these bytes, or None if it is."""
+def _same_file(file: ImageFile, path: str) -> str | None:
+    """Why ``path`` is no longer the recorded file (lstat only), or None if it is."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -37,49 +38,55 @@ def check_file(file: ImageFile, path: str, sha256: str) -> str | None:
     recorded = (file.dev, file.ino, file.size_bytes, file.mtime_ns, file.ctime_ns)
     if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != recorded:
         return "changed since the scan"
+    return None
+
+
+def recheck(c: Candidate) -> tuple[str | None, bytes | None]:
+    """Is ``c`` still the recorded file under every name, with the recorded SHA-256?
+    Returns (why not, None), or (None, its bytes). The names share one inode, so the bytes
+    are read once; a near victim's fresh hashes come from these same bytes."""
+    for name in c.names:
+        problem = _same_file(c.file, name)
+        if problem:
+            return problem, None
     try:
-        _, _, digest = read_bytes(path, file)
+        _, data, digest = read_bytes(c.path, c.file)
     except FingerprintError as exc:
-        return f"cannot be re-read ({exc})"
-    return None if digest == sha256 else "content changed since the scan"
+        return f"cannot be re-read ({exc})", None
+    return (None, data) if digest == c.fingerprint.sha256 else ("content changed since the scan", None)
 
 
 def check_keeper(group: PlannedGroup) -> str | None:
-    keeper = group.keeper
-    for name in keeper.names:
-        problem = check_file(keeper.file, name, keeper.fingerprint.sha256)
-        if problem:
-            return f"keeper {problem}"
-    return None
+    problem, _ = recheck(group.keeper)
+    return f"keeper {problem}" if problem else None
 
 
 def check_victim(group: PlannedGroup, action: Action) -> str | None:
     victim, keeper = action.candidate, group.keeper
     for name in victim.names:
-        try:
+        with contextlib.suppress(OSError):
             st = os.lstat(name)
             if (st.st_dev, st.st_ino) == keeper.file.identity:
                 return "now a hard link to the keeper: nothing to do"
-        except OSError:
-            pass
-        problem = check_file(victim.file, name, victim.fingerprint.sha256)
-        if problem:
-            return problem
+    problem, data = recheck(victim)
+    if problem:
+        return problem
     exact = victim.fingerprint.sha256 == keeper.fingerprint.sha256
     if exact or action.action == "hardlink":
         return None if exact else "not an exact copy"
-    fresh = fingerprint_file(victim.file)
-    if not isinstance(fresh, Fingerprint) or fresh.phash is None or keeper.fingerprint.phash is None:
+    fresh = fingerprint_bytes(data, victim.fingerprint.sha256, victim.path) if data is not None else None
+    if fresh is None or fresh.phash is None or keeper.fingerprint.phash is None:
         return "no longer decodes"
-    d = (fresh.phash ^ keeper.fingerprint.phash).bit_count()
+    d = distance(fresh.phash, keeper.fingerprint.phash)
     return None if d <= group.threshold else f"now {d} bits from the keeper (over {group.threshold})"
 
 
 # -- executors ---------------------------------------------------------------------------------
 class Executor:
-    """Moves one path away from the library; returns where it went."""
+    """Moves one path away from the library; returns where it went. ``moves`` False: the
+    dry run, whose outcomes say what would have been done."""
 
-    name = "none"
+    moves = True
 
     def preflight(self, paths: Sequence[str]) -> None:
         """Raise ActionError when this executor cannot work for these paths."""
@@ -91,7 +98,7 @@ class Executor:
 class DryRun(Executor):
     """The dry run: every check runs, nothing moves."""
 
-    name = "dry-run"
+    moves = False
 
     def run(self, path: str, keeper: str, sha256: str) -> str | None:
         return None
@@ -108,8 +115,6 @@ def _not_tmpfs(folder: str, what: str) -> None:
 
 class Trash(Executor):
     """The system trash, through send2trash."""
-
-    name = "trash"
 
     def preflight(self, paths: Sequence[str]) -> None:
         # A real round trip per filesystem: a probe file is trashed and found in the trash.
@@ -168,8 +173,6 @@ class Trash(Executor):
 class Quarantine(Executor):
     """``--move-to DIR``: the file goes to DIR + its absolute path (never overwriting)."""
 
-    name = "move"
-
     def __init__(self, folder: str) -> None:
         self.folder = os.path.abspath(folder)
 
@@ -216,8 +219,6 @@ class Quarantine(Executor):
 class Hardlink(Executor):
     """``--hardlink``: the copy becomes a hard link to the keeper. The link is made under a
     temporary name and renamed over the copy; the copy is never deleted first."""
-
-    name = "hardlink"
 
     def run(self, path: str, keeper: str, sha256: str) -> str | None:
         temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.dupfind-{os.getpid()}")
@@ -293,8 +294,6 @@ class Actor:
 
     def _move(self, group: PlannedGroup, action: Action, name: str) -> Outcome:
         keeper, victim = group.keeper, action.candidate
-        if isinstance(self.executor, DryRun):
-            return Outcome(name, action.action, False, "dry run")
         self.seq += 1
         if self.journal and not self.run_id:  # a run is recorded once it moves something
             self.run_id = self.journal.start_run(list(self.arguments))
@@ -317,6 +316,8 @@ class Actor:
             return Outcome(name, action.action, False, str(exc))
         if self.journal:
             self.journal.outcome(self.run_id, self.seq, "done", destination=destination)
+        if not self.executor.moves:
+            return Outcome(name, action.action, False, "dry run")
         return Outcome(name, action.action, True, action.reason, destination)
 
 
@@ -362,9 +363,10 @@ def reconcile(journal: Journal) -> list[str]:
 
 def _same_inode(a: str, b: str) -> bool:
     try:
-        return os.lstat(a).st_ino == os.lstat(b).st_ino and os.lstat(a).st_dev == os.lstat(b).st_dev
+        sa, sb = os.lstat(a), os.lstat(b)
     except OSError:
         return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def undo(journal: Journal, run: str) -> list[Outcome]:

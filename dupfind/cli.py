@@ -24,7 +24,7 @@ from .fingerprint import PARAMS
 from .group import group_exact
 from .journal import Journal, exclusive, journal_path
 from .keeper import DEFAULT_RULES, Rule, parse_rules
-from .models import Group, GroupOutcome, PlannedGroup, Progress
+from .models import Group, GroupOutcome, PlannedGroup, Progress, ScanReport
 from .plan import PlanError, PlanOptions, confirm, plan_all, plan_group, unconfirmed, under_any
 from .prompt import review
 from .report import (
@@ -174,6 +174,29 @@ def walk_options(command: Any) -> Any:
     return command
 
 
+def _scan(
+    roots: tuple[str, ...], cache: str | None, options: ScanOptions, quiet: bool
+) -> tuple[ScanReport, str]:
+    """Scan with progress bars and one-line errors; no ROOT means the roots of earlier scans.
+    Returns the report and the cache's path."""
+    bars = _ProgressBars(enabled=not quiet and sys.stderr.isatty())
+    try:
+        with open_cache(cache, PARAMS) as db:
+            chosen = normalize_roots(roots) if roots else tuple(db.roots())
+            if not chosen:
+                raise click.UsageError(
+                    "no ROOT given and no earlier scan recorded: run 'dupfind scan DIR' first"
+                )
+            report = scan(chosen, db, options, progress=bars)
+    except DupfindError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        bars.close()
+    for warning in report.warnings:
+        click.echo(f"dupfind: warning: {warning}", err=True)
+    return report, db.path
+
+
 @cli.command("scan")
 @click.argument("roots", nargs=-1, required=True, type=click.Path())
 @cache_option
@@ -199,17 +222,8 @@ def scan_command(
     \b
     Example:  dupfind scan ~/Pictures /mnt/nas/photos --exclude '*/.thumbnails/*'
     """
-    options = ScanOptions(WalkOptions(exclude=exclude, hidden=hidden, follow_symlinks=follow_symlinks), jobs)
-    bars = _ProgressBars(enabled=not quiet and sys.stderr.isatty())
-    try:
-        with open_cache(cache, PARAMS) as db:
-            report = scan(roots, db, options, progress=bars)
-    except DupfindError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        bars.close()
-    for warning in report.warnings:
-        click.echo(f"dupfind: warning: {warning}", err=True)
+    walk = WalkOptions(exclude=exclude, hidden=hidden, follow_symlinks=follow_symlinks)
+    report, _ = _scan(roots, cache, ScanOptions(walk, jobs), quiet)
     groups = group_exact(report.files)
     if as_json:
         _emit_json(scan_json(report, groups, sys.argv[1:]))
@@ -343,23 +357,8 @@ def dedupe_command(
     interactive = not dry_run and not (yes or yes_near) and sys.stdin.isatty() and not as_json
     # The quarantine is protected too: a later dedupe must not "deduplicate" it.
     is_protected = under_any((*protect, *([move_to] if move_to else [])))
-    bars = _ProgressBars(enabled=not quiet and sys.stderr.isatty())
-    try:
-        with open_cache(cache, PARAMS) as db:
-            chosen = normalize_roots(roots) if roots else tuple(db.roots())
-            if not chosen:
-                raise click.UsageError(
-                    "no ROOT given and no earlier scan recorded: run 'dupfind scan DIR' first"
-                )
-            walk = WalkOptions(exclude=exclude, hidden=hidden, follow_symlinks=follow_symlinks)
-            report = scan(chosen, db, ScanOptions(walk, jobs), progress=bars)
-            cache_path = db.path
-    except DupfindError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        bars.close()
-    for warning in report.warnings:
-        click.echo(f"dupfind: warning: {warning}", err=True)
+    walk = WalkOptions(exclude=exclude, hidden=hidden, follow_symlinks=follow_symlinks)
+    report, cache_path = _scan(roots, cache, ScanOptions(walk, jobs), quiet)
     options = PlanOptions(action, threshold)
     grouped = plan_all(report.files, rules, options, is_protected)
     groups = [g for g, _ in grouped]

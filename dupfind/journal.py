@@ -93,37 +93,39 @@ class Journal:
         return out
 
     def runs(self) -> list[dict[str, Any]]:
-        """Runs oldest first: id, start time and how many actions were done."""
+        """Runs oldest first: id, start time and how many actions were done (undone later
+        or not)."""
+        records = self.records()
         runs: dict[str, dict[str, Any]] = {}
-        for record in self.records():
+        for record in records:
             if record["event"] == "run":
                 runs.setdefault(
                     record["run"], {"id": record["run"], "started": record["started"], "actions": 0}
                 )
-        counts: dict[str, int] = {}
-        for entry in self.entries():
-            if entry.state == "done":
-                counts[entry.run] = counts.get(entry.run, 0) + 1
-        for run, info in runs.items():
-            info["actions"] = counts.get(run, 0)
+        for entry in _entries(records):
+            if entry.state in ("done", "restored") and entry.run in runs:
+                runs[entry.run]["actions"] += 1
         return list(runs.values())
 
     def entries(self, run: str | None = None) -> list[Entry]:
         """Every intent (of one run, or all), with its latest state."""
-        intents: dict[tuple[str, int], dict[str, Any]] = {}
-        states: dict[tuple[str, int], tuple[str, dict[str, Any]]] = {}
-        for record in self.records():
-            if run is not None and record.get("run") != run:
-                continue
-            key = (record.get("run", ""), record.get("seq", -1))
-            if record["event"] == "intent":
-                intents[key] = record
-            elif record["event"] in ("done", "failed", "restored"):
-                states[key] = (record["event"], record)
-        return [
-            Entry(key[0], key[1], intent, *states.get(key, ("pending", {})))
-            for key, intent in intents.items()
-        ]
+        return _entries(self.records(), run)
+
+
+def _entries(records: list[dict[str, Any]], run: str | None = None) -> list[Entry]:
+    intents: dict[tuple[str, int], dict[str, Any]] = {}
+    states: dict[tuple[str, int], tuple[str, dict[str, Any]]] = {}
+    for record in records:
+        if run is not None and record.get("run") != run:
+            continue
+        key = (record.get("run", ""), record.get("seq", -1))
+        if record["event"] == "intent":
+            intents[key] = record
+        elif record["event"] in ("done", "failed", "restored"):
+            states[key] = (record["event"], record)
+    return [
+        Entry(key[0], key[1], intent, *states.get(key, ("pending", {}))) for key, intent in intents.items()
+    ]
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .models import Candidate, Decision
+from .models import Candidate
 
 LOSSLESS_FORMATS = frozenset({"PNG", "TIFF", "BMP"})
 
@@ -96,13 +96,6 @@ def rank_key(rules: Sequence[Rule]) -> Callable[[Candidate], tuple[Any, ...]]:
     """A sort key putting the copy the rules keep first."""
     chain = _all(rules)
     return lambda c: tuple(rule.key(c) for rule in chain)
-
-
-def choose(candidates: Sequence[Candidate], rules: Sequence[Rule]) -> Decision:
-    """The keeper by the rules, and the first rule that set it apart from the runner-up."""
-    ranked = sorted(candidates, key=rank_key(rules))
-    keeper = ranked[0]
-    return Decision(keeper, explain(keeper, ranked[1:], rules))
 
 
 def explain(keeper: Candidate, others: Sequence[Candidate], rules: Sequence[Rule]) -> str:

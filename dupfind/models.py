@@ -154,12 +154,7 @@ class Group:
     members: tuple[Candidate, ...]
 
 
-@dataclass(frozen=True)
-class Decision:
-    """The keeper of a group and the rule that made it win."""
-
-    keeper: Candidate
-    why: str
+MOVES = ("trash", "move", "hardlink")  # the actions that take a file out of the library
 
 
 @dataclass(frozen=True)
@@ -184,7 +179,7 @@ class PlannedGroup:
 
     @property
     def victims(self) -> tuple[Action, ...]:
-        return tuple(a for a in self.actions if a.action in ("trash", "move", "hardlink"))
+        return tuple(a for a in self.actions if a.action in MOVES)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 
 from .group import candidates, group_duplicates
 from .keeper import Rule, explain, rank_key
-from .models import Action, Candidate, Group, PlannedGroup, ScannedFile
-
-ACTIONS = ("trash", "move", "hardlink")
+from .models import MOVES, Action, Candidate, Group, PlannedGroup, ScannedFile
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ def plan_group(
 
 def _member_action(group: Group, keeper: Candidate, member: Candidate, options: PlanOptions) -> Action:
     d = distance_to(keeper, member)
-    exact = d == 0 and member.fingerprint.sha256 == keeper.fingerprint.sha256
+    exact = member.fingerprint.sha256 == keeper.fingerprint.sha256
     if member.protected:
         return Action(member, "protected", d, "in a protected folder")
     if group.kind == "near" and not exact:
@@ -75,7 +73,7 @@ def _member_action(group: Group, keeper: Candidate, member: Candidate, options: 
 def unconfirmed(group: PlannedGroup, reason: str) -> PlannedGroup:
     """The same group with every would-be victim turned into ``skip`` with ``reason``."""
     actions = tuple(
-        Action(a.candidate, "skip", a.distance, reason) if a.action in ACTIONS else a for a in group.actions
+        Action(a.candidate, "skip", a.distance, reason) if a.action in MOVES else a for a in group.actions
     )
     return PlannedGroup(group.kind, group.keeper, group.why, actions, group.threshold)
 

@@ -35,8 +35,18 @@ def _empty_pairs() -> Pairs:
 
 
 def _ordered(i: np.ndarray, j: np.ndarray) -> Pairs:
-    pairs = np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1).astype(np.int64)
-    return pairs
+    return np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1).astype(np.int64)
+
+
+def _median_split(d: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """Split distances to a vantage point at their median mu: ``d <= mu`` is inside. When
+    every distance is <= the median, split just below it; None when no split exists."""
+    mu = int(np.median(d))
+    inner = d <= mu
+    if inner.all():
+        mu -= 1
+        inner = d <= mu
+    return (mu, inner) if inner.any() and not inner.all() else None
 
 
 def _normalise(pairs: Iterable[Pairs]) -> Pairs:
@@ -249,9 +259,8 @@ class VPTree:
 
     def __init__(self, values: Iterable[int] = (), seed: int = 0) -> None:
         self._rng = np.random.default_rng(seed)
-        self._values = sorted(set(values))
-        self._present = set(self._values)
-        self._root = self._build(np.array(self._values, dtype=np.uint64))
+        self._present = set(values)
+        self._root = self._build(np.array(sorted(self._present), dtype=np.uint64))
 
     def __len__(self) -> int:
         return len(self._present)
@@ -264,17 +273,13 @@ class VPTree:
 
     def _build(self, points: np.ndarray) -> _Node:
         node = _Node()
-        if len(points) <= LEAF_SIZE:
+        vantage = points[self._rng.integers(len(points))] if len(points) > LEAF_SIZE else None
+        split = _median_split(_popcount(points ^ vantage)) if vantage is not None else None
+        if split is None:
             node.leaf = [int(v) for v in points]
             return node
-        vantage = points[self._rng.integers(len(points))]
-        d = _popcount(points ^ vantage)
-        mu = int(np.median(d))
-        inner = d <= mu
-        if inner.all():  # every point at distance <= median: split below it instead
-            mu -= 1
-            inner = d <= mu
-        node.vantage, node.mu = int(vantage), mu
+        node.mu, inner = split
+        node.vantage = int(vantage)  # type: ignore[arg-type]
         node.inner = self._build(points[inner])
         node.outer = self._build(points[~inner])
         return node
@@ -296,32 +301,27 @@ class VPTree:
                 stack.append(node.outer)  # type: ignore[arg-type]
         return sorted(hits)
 
+    def _leaf_for(self, value: int) -> _Node:
+        node = self._root
+        while node.leaf is None:
+            node = node.inner if (node.vantage ^ value).bit_count() <= node.mu else node.outer  # type: ignore[assignment]
+        return node
+
     def insert(self, value: int) -> None:
         if value in self._present:
             return
         self._present.add(value)
-        node = self._root
-        while node.leaf is None:
-            node = node.inner if (node.vantage ^ value).bit_count() <= node.mu else node.outer  # type: ignore[assignment]
-        node.leaf.append(value)
-        if len(node.leaf) > 2 * LEAF_SIZE:
+        node = self._leaf_for(value)
+        node.leaf.append(value)  # type: ignore[union-attr]
+        if len(node.leaf) > 2 * LEAF_SIZE:  # type: ignore[arg-type]
             rebuilt = self._build(np.array(node.leaf, dtype=np.uint64))
-            node.__init__()  # type: ignore[misc]
-            node.vantage, node.mu, node.inner, node.outer, node.leaf = (
-                rebuilt.vantage,
-                rebuilt.mu,
-                rebuilt.inner,
-                rebuilt.outer,
-                rebuilt.leaf,
-            )
+            for slot in _Node.__slots__:  # the leaf becomes the rebuilt subtree, in place
+                setattr(node, slot, getattr(rebuilt, slot))
 
     def remove(self, value: int) -> None:
         """Remove ``value``; KeyError when it is not stored."""
         self._present.remove(value)
-        node = self._root
-        while node.leaf is None:
-            node = node.inner if (node.vantage ^ value).bit_count() <= node.mu else node.outer  # type: ignore[assignment]
-        node.leaf.remove(value)
+        self._leaf_for(value).leaf.remove(value)  # type: ignore[union-attr]
 
     # -- the self-join ----------------------------------------------------------------------
     def pairs(self, r: int) -> list[tuple[int, int]]:
@@ -363,14 +363,11 @@ def _split_self(
         found.append(_self_brute(ids, points, r))
         return
     d = _partition(ids, points, points[ids[rng.integers(len(ids))]])
-    mu = int(np.median(d))
-    inner = d <= mu
-    if inner.all():
-        mu -= 1
-        inner = d <= mu
-        if not inner.any():  # all points equidistant from the vantage: no pruning possible
-            found.append(_self_brute(ids, points, r))
-            return
+    split = _median_split(d)
+    if split is None:  # all points equidistant from the vantage: no pruning possible
+        found.append(_self_brute(ids, points, r))
+        return
+    mu, inner = split
     stack.append((ids[inner], None))
     stack.append((ids[~inner], None))
     band_in = ids[inner & (d > mu - r)]
