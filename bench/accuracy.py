@@ -1,9 +1,9 @@
 """Grouping accuracy against a corpus's ground truth, for a range of thresholds.
 
-    python bench/accuracy.py ../corpora/dev [--thresholds 0,2,4,5,6,8,10,12]
+    python bench/accuracy.py ../corpora/dev [--thresholds 0,4,8,10,12,14,16,18] [--no-rotations]
 
 Scans CORPUS (its cache is bench/.cache-NAME.sqlite3, so a second run only stats files),
-groups it as `dupfind dedupe` does at each threshold (default keeper rules, nothing
+groups it as `dupfind dedupe --threshold T` does at each threshold (default keeper rules, nothing
 protected), and scores the groups with ../shared/corpus/score.py against
 CORPUS/ground_truth.json: pairwise precision, recall and F1 over all members and over the
 members not marked hard, and, per transform, the share of members grouped with their
@@ -23,12 +23,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from dupfind import DEFAULT_RULES, PlanOptions, ScanOptions, open_cache, parse_rules, plan_all, scan
 from dupfind.fingerprint import PARAMS
+from dupfind.similarity import PRESETS, similarity
 
 SCORE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus", "score.py")
 
 
-def groups_at(files, threshold: int, corpus: str) -> list[list[str]]:  # type: ignore[no-untyped-def]
-    planned = plan_all(files, parse_rules(DEFAULT_RULES), PlanOptions("trash", threshold), lambda p: False)
+def groups_at(files, threshold: int, rotations: bool, corpus: str) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    options = PlanOptions("trash", similarity(threshold, rotations))
+    planned = plan_all(files, parse_rules(DEFAULT_RULES), options, lambda p: False)
     return [
         sorted(os.path.relpath(name, corpus) for a in plan.actions for name in a.candidate.names)
         for _, plan in planned
@@ -38,7 +40,8 @@ def groups_at(files, threshold: int, corpus: str) -> list[list[str]]:  # type: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("corpus")
-    parser.add_argument("--thresholds", default="0,2,4,5,6,8,10,12")
+    parser.add_argument("--thresholds", default="0,4,8,10,12,14,16,18")
+    parser.add_argument("--no-rotations", action="store_true")
     args = parser.parse_args()
     corpus = os.path.abspath(args.corpus)
     name = os.path.basename(corpus.rstrip(os.sep))
@@ -50,7 +53,11 @@ def main() -> None:
     for threshold in (int(t) for t in args.thresholds.split(",")):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(
-                {"name": f"threshold {threshold}", "groups": groups_at(report.files, threshold, corpus)}, f
+                {
+                    "name": f"threshold {threshold}",
+                    "groups": groups_at(report.files, threshold, not args.no_rotations, corpus),
+                },
+                f,
             )
         out = subprocess.run(
             [sys.executable, SCORE, os.path.join(corpus, "ground_truth.json"), f.name, "--json"],
@@ -64,10 +71,12 @@ def main() -> None:
     print(
         f"\n{'T':>3} {'prec':>6} {'recall':>6} {'F1':>6} {'prec*':>6} {'recall*':>7} {'F1*':>6}   (* = non-hard members)"
     )
+    presets = {t: name for name, t in PRESETS.items()}
     for threshold, r in results:
         print(
             f"{threshold:>3} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} "
             f"{r['precision_excl_hard']:6.3f} {r['recall_excl_hard']:7.3f} {r['f1_excl_hard']:6.3f}"
+            + (f"   --similarity {presets[threshold]}" if threshold in presets else "")
         )
     print("\nrecall per transform (share of members grouped with their original):")
     print(f"{'transform':<22}" + "".join(f"{'T=' + str(t):>7}" for t, _ in results))

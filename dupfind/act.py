@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import ActionError, FingerprintError
-from .fingerprint import distance, fingerprint_bytes, read_bytes
+from .fingerprint import fingerprint_bytes, read_bytes
 from .journal import Journal
 from .models import Action, Candidate, GroupOutcome, ImageFile, Outcome, PlannedGroup
+from .similarity import matches
 from .trashdir import TMPFS_TYPES, filesystem_type, find_trashed, home_trash
 
 
@@ -77,8 +78,9 @@ def check_victim(group: PlannedGroup, action: Action) -> str | None:
     fresh = fingerprint_bytes(data, victim.fingerprint.sha256, victim.path) if data is not None else None
     if fresh is None or fresh.phash is None or keeper.fingerprint.phash is None:
         return "no longer decodes"
-    d = distance(fresh.phash, keeper.fingerprint.phash)
-    return None if d <= group.threshold else f"now {d} bits from the keeper (over {group.threshold})"
+    if matches(keeper.fingerprint, fresh, group.rule) is None:
+        return "no longer a near duplicate of the keeper"
+    return None
 
 
 # -- executors ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .errors import CacheError, CacheVersionError
 from .models import Fingerprint, ImageFile
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # PRAGMA application_id marks a database as ours ("dupf"), so a foreign one is recognised.
 APPLICATION_ID = 0x64757066
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -41,8 +41,15 @@ CREATE TABLE IF NOT EXISTS files (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS roots (path BLOB PRIMARY KEY, scanned_ns INTEGER NOT NULL);
 """
-# Migrations from version N to N+1, each run inside the one upgrade transaction.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA}
+# Version 2: each picture's hashes seen mirrored and turned (issue 4), 7 pHashes then 7
+# dHashes as 8-byte big-endian words, and its stable pHash bit count.
+_TURNED = """
+ALTER TABLE files ADD COLUMN turned BLOB;
+ALTER TABLE files ADD COLUMN stable_bits INTEGER;
+"""
+# Migrations from version N to N+1, each run inside the one upgrade transaction. Rows from
+# before are recomputed anyway: their parameter string names an older algorithm.
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA, 1: _TURNED}
 
 
 def to_sql_int(value: int) -> int:
@@ -292,6 +299,8 @@ class Cache:
                 fp.problem,
                 fp.detail,
                 time.time_ns(),
+                _pack(fp.phash_turned + fp.dhash_turned),
+                fp.stable_bits,
             )
         )
         if len(self._pending) >= BATCH_ROWS or time.monotonic() - self._last_flush > BATCH_SECONDS:
@@ -304,7 +313,7 @@ class Cache:
             return
         rows, self._pending = self._pending, []
         with self._guard(), self._transaction():
-            self._conn.executemany(f"INSERT OR REPLACE INTO files VALUES ({','.join('?' * 19)})", rows)
+            self._conn.executemany(f"INSERT OR REPLACE INTO files VALUES ({','.join('?' * 21)})", rows)
 
     def forget(self, paths: Iterable[str]) -> int:
         """Delete the rows of these paths (files that vanished); returns how many."""
@@ -373,11 +382,40 @@ class _Guard:
         raise CacheError(f"cache {self.cache.path}: {exc}") from None
 
 
+def _pack(hashes: tuple[int, ...]) -> bytes | None:
+    return b"".join(h.to_bytes(8, "big") for h in hashes) if hashes else None
+
+
+def _unpack(blob: bytes | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    if not blob:
+        return (), ()
+    words = tuple(int.from_bytes(blob[i : i + 8], "big") for i in range(0, len(blob), 8))
+    half = len(words) // 2
+    return words[:half], words[half:]
+
+
 def _row_to_cached(row: tuple) -> CachedRow:
-    path, dev, ino, size, mtime_ns, ctime_ns, params_id, sha, ahash, dhash, phash, *info, _scanned = row
+    (path, dev, ino, size, mtime_ns, ctime_ns, params_id, sha, ahash, dhash, phash) = row[:11]
+    (width, height, fmt, frames, taken, problem, detail, _scanned, turned, stable_bits) = row[11:]
     file = ImageFile(os.fsdecode(path), from_sql_int(dev), from_sql_int(ino), size, mtime_ns, ctime_ns)
-    ahash, dhash, phash = (_from_sql_optional(h) for h in (ahash, dhash, phash))
-    return CachedRow(file, params_id, Fingerprint(sha.hex(), ahash, dhash, phash, *info))
+    phash_turned, dhash_turned = _unpack(turned)
+    fp = Fingerprint(
+        sha.hex(),
+        ahash=_from_sql_optional(ahash),
+        dhash=_from_sql_optional(dhash),
+        phash=_from_sql_optional(phash),
+        width=width,
+        height=height,
+        format=fmt,
+        frames=frames,
+        taken=taken,
+        problem=problem,
+        detail=detail,
+        phash_turned=phash_turned,
+        dhash_turned=dhash_turned,
+        stable_bits=stable_bits,
+    )
+    return CachedRow(file, params_id, fp)
 
 
 def open_cache(path: str | None, params: str) -> Cache:

@@ -6,6 +6,7 @@ Owns click and tqdm. Library errors become one-line messages here and nowhere el
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -18,13 +19,13 @@ from tqdm import tqdm
 from ._version import __version__
 from .act import Actor, executor_for, preflight, reconcile, undo
 from .cache import open_cache
-from .compare import DEFAULT_THRESHOLD, compare_files, nearest_in_library
+from .compare import compare_files, nearest_in_library
 from .errors import INCOMPLETE, ActionError, DupfindError, FingerprintError
 from .fingerprint import PARAMS
 from .group import group_exact
 from .journal import Journal, exclusive, journal_path
 from .keeper import DEFAULT_RULES, Rule, parse_rules
-from .models import Group, GroupOutcome, PlannedGroup, Progress, ScanReport
+from .models import Group, GroupOutcome, PlannedGroup, Progress, ScanReport, Similarity
 from .plan import PlanError, PlanOptions, confirm, plan_all, plan_group, unconfirmed, under_any
 from .prompt import review
 from .report import (
@@ -43,6 +44,7 @@ from .report import (
     undo_text,
 )
 from .scan import ScanOptions, scan
+from .similarity import DEFAULT_PRESET, PRESETS, similarity
 from .walk import WalkOptions, normalize_roots
 
 EXIT_OK = 0
@@ -174,6 +176,41 @@ def walk_options(command: Any) -> Any:
     return command
 
 
+def similarity_options(command: Any) -> Any:
+    """--similarity, --threshold and --no-rotations, handed to the command as one ``rule``."""
+
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any, similarity_name: str | None, threshold: int | None, no_rotations: bool, **kw: Any
+    ) -> Any:
+        if similarity_name is not None and threshold is not None:
+            raise click.UsageError("--similarity and --threshold cannot be used together")
+        bits = threshold if threshold is not None else PRESETS[similarity_name or DEFAULT_PRESET]
+        return command(*args, rule=similarity(bits, rotations=not no_rotations), **kw)
+
+    for option in reversed(
+        [
+            click.option(
+                "--similarity",
+                "similarity_name",
+                type=click.Choice(list(PRESETS)),
+                help=f"How alike near duplicates must be (default {DEFAULT_PRESET}; README: Thresholds).",
+            ),
+            click.option(
+                "--threshold",
+                type=click.IntRange(0, 32),
+                help="Largest pHash distance (bits of 64) for near duplicates, instead of a preset; "
+                "0: exact copies only.",
+            ),
+            click.option(
+                "--no-rotations", is_flag=True, help="Do not match mirrored, flipped or turned copies."
+            ),
+        ]
+    ):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 def _scan(
     roots: tuple[str, ...], cache: str | None, options: ScanOptions, quiet: bool
 ) -> tuple[ScanReport, str]:
@@ -237,35 +274,30 @@ def scan_command(
 @click.argument("a", type=click.Path())
 @click.argument("b", type=click.Path(), required=False)
 @cache_option
-@click.option(
-    "--threshold",
-    type=click.IntRange(0, 64),
-    default=DEFAULT_THRESHOLD,
-    show_default=True,
-    help="Largest pHash distance (bits of 64) still called a near-duplicate.",
-)
+@similarity_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def compare_command(a: str, b: str | None, cache: str | None, threshold: int, as_json: bool) -> None:
+def compare_command(a: str, b: str | None, cache: str | None, rule: Similarity, as_json: bool) -> None:
     """Show two files' fingerprints, every distance, and a verdict; or, given one file,
     the files of earlier scans nearest to it.
 
-    The verdict is 'identical' (same bytes), 'near-duplicate' (pHash within --threshold)
-    or 'different'. Exit status 2 when a file cannot be read or decoded.
+    The verdict is 'identical' (same bytes), 'near-duplicate' (by the --similarity rule,
+    mirrored and turned copies included) or 'different'. Exit status 2 when a file cannot
+    be read or decoded.
 
     \b
     Example:  dupfind compare IMG_0001.JPG "IMG_0001 (1).jpg"
-              dupfind compare --threshold 10 ~/Downloads/photo.jpg
+              dupfind compare --similarity loose ~/Downloads/photo.jpg
     """
     try:
         if b is None:
             with open_cache(cache, PARAMS) as db:
-                _, _, matches = nearest_in_library(a, db, threshold)
+                _, _, matches = nearest_in_library(a, db, rule)
             if as_json:
-                _emit_json(nearest_json(a, matches, threshold, sys.argv[1:]))
+                _emit_json(nearest_json(a, matches, rule.phash, sys.argv[1:]))
             else:
-                _emit_text(nearest_text(a, matches, threshold))
+                _emit_text(nearest_text(a, matches, rule.phash))
             return
-        comparison = compare_files(a, b, threshold)
+        comparison = compare_files(a, b, rule)
     except FingerprintError as exc:
         raise _Unreadable(f"{exc.path}: {exc}") from None
     except DupfindError as exc:
@@ -279,13 +311,7 @@ def compare_command(a: str, b: str | None, cache: str | None, threshold: int, as
 @cli.command("dedupe")
 @click.argument("roots", nargs=-1, type=click.Path())
 @cache_option
-@click.option(
-    "--threshold",
-    type=click.IntRange(0, 32),
-    default=DEFAULT_THRESHOLD,
-    show_default=True,
-    help="Largest pHash distance (bits of 64) for near duplicates; 0: exact copies only.",
-)
+@similarity_options
 @click.option(
     "--keep",
     "keep",
@@ -318,7 +344,7 @@ def compare_command(a: str, b: str | None, cache: str | None, threshold: int, as
 def dedupe_command(
     roots: tuple[str, ...],
     cache: str | None,
-    threshold: int,
+    rule: Similarity,
     keep: str,
     protect: tuple[str, ...],
     dry_run: bool,
@@ -359,7 +385,7 @@ def dedupe_command(
     is_protected = under_any((*protect, *([move_to] if move_to else [])))
     walk = WalkOptions(exclude=exclude, hidden=hidden, follow_symlinks=follow_symlinks)
     report, cache_path = _scan(roots, cache, ScanOptions(walk, jobs), quiet)
-    options = PlanOptions(action, threshold)
+    options = PlanOptions(action, rule)
     grouped = plan_all(report.files, rules, options, is_protected)
     groups = [g for g, _ in grouped]
     plans = [p for _, p in grouped]

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from .cache import Cache, CachedRow
 from .errors import FingerprintError
 from .fingerprint import distance, fingerprint_path
-from .models import Fingerprint, ImageFile
+from .models import Fingerprint, ImageFile, Similarity
+from .models import Match as View
+from .similarity import DEFAULT_RULE, best_match, comparable, matches
 from .vptree import VPTree
 
-DEFAULT_THRESHOLD = 5
 HASH_NAMES = ("ahash", "dhash", "phash")
 IDENTICAL = "identical"
 NEAR_DUPLICATE = "near-duplicate"
@@ -27,7 +28,13 @@ class Comparison:
     fingerprints: tuple[Fingerprint, Fingerprint]
     distances: dict[str, int]
     verdict: str
-    threshold: int
+    rule: Similarity
+    best: View | None  # the closest way round, turns included
+    exact_only: str | None  # why near-duplicate is out of the question, if it is
+
+    @property
+    def threshold(self) -> int:
+        return self.rule.phash
 
     @property
     def same_file(self) -> bool:
@@ -35,20 +42,22 @@ class Comparison:
         return self.files[0].identity == self.files[1].identity
 
 
-def compare_files(path_a: str, path_b: str, threshold: int = DEFAULT_THRESHOLD) -> Comparison:
+def compare_files(path_a: str, path_b: str, rule: Similarity = DEFAULT_RULE) -> Comparison:
     """Fingerprint both files and judge them: ``identical`` (same bytes), ``near-duplicate``
-    (pHash distance <= threshold) or ``different``. Raises FingerprintError when a file
-    cannot be read or decoded."""
+    (``similarity.matches`` under ``rule``) or ``different``. Raises FingerprintError when a
+    file cannot be read or decoded."""
     a_file, a_fp = _fingerprint(path_a)
     b_file, b_fp = _fingerprint(path_b)
     distances = {name: distance(getattr(a_fp, name), getattr(b_fp, name)) for name in HASH_NAMES}
+    exact_only = comparable(a_fp) or comparable(b_fp)
     if a_fp.sha256 == b_fp.sha256:
         verdict = IDENTICAL
-    elif distances["phash"] <= threshold:
+    elif exact_only is None and matches(a_fp, b_fp, rule):
         verdict = NEAR_DUPLICATE
     else:
         verdict = DIFFERENT
-    return Comparison((a_file, b_file), (a_fp, b_fp), distances, verdict, threshold)
+    best = best_match(a_fp, b_fp, turns=rule.turned > 0)
+    return Comparison((a_file, b_file), (a_fp, b_fp), distances, verdict, rule, best, exact_only)
 
 
 def _fingerprint(path: str) -> tuple[ImageFile, Fingerprint]:
@@ -68,24 +77,31 @@ class Match:
 
 
 def nearest_in_library(
-    path: str, cache: Cache, threshold: int = DEFAULT_THRESHOLD
+    path: str, cache: Cache, rule: Similarity = DEFAULT_RULE
 ) -> tuple[ImageFile, Fingerprint, list[Match]]:
-    """The cached files of earlier scans within ``threshold`` pHash bits of ``path``, nearest
-    first. The cache is only a hint: a hit is shown only while its file still has the
-    identity its row was computed for. Raises FingerprintError when ``path`` cannot be used."""
+    """The cached files of earlier scans that ``rule`` calls near duplicates of ``path`` (or
+    identical), nearest first. The cache is only a hint: a hit is shown only while its file
+    still has the identity its row was computed for. Raises FingerprintError when ``path``
+    cannot be used."""
     file, fp = _fingerprint(path)
     rows = [row for row in cache.load(cache.roots()).values() if row.fingerprint.phash is not None]
     by_hash: dict[int, list[CachedRow]] = {}
     for row in rows:
         by_hash.setdefault(row.fingerprint.phash, []).append(row)  # type: ignore[arg-type]
     tree = VPTree(by_hash)
-    matches = []
-    for d, value in tree.query(fp.phash, threshold):  # type: ignore[arg-type]
+    queries = [(fp.phash, rule.phash)] + [(h, rule.turned) for h in fp.phash_turned if rule.turned > 0]
+    near = {value for query, r in queries for _, value in tree.query(query, r)}  # type: ignore[arg-type]
+    found = []
+    for value in near:
         for row in by_hash[value]:
-            if row.file.identity != file.identity and _still_there(row):
-                matches.append(Match(row.file.path, d, row.fingerprint.sha256 == fp.sha256))
-    matches.sort(key=lambda m: (m.distance, m.path))
-    return file, fp, matches
+            other = row.fingerprint
+            view = matches(fp, other, rule) if comparable(fp) is None and comparable(other) is None else None
+            if other.sha256 == fp.sha256:
+                view = View(0, 0, 0)
+            if view and row.file.identity != file.identity and _still_there(row):
+                found.append(Match(row.file.path, view.phash, other.sha256 == fp.sha256))
+    found.sort(key=lambda m: (m.distance, m.path))
+    return file, fp, found
 
 
 def _still_there(row: CachedRow) -> bool:

@@ -13,10 +13,11 @@ import io
 import os
 import stat
 import warnings
+from collections.abc import Iterable
 
 import imagehash
 import PIL
-import scipy.fftpack  # noqa: F401 - imagehash.phash imports it on first use; warm workers start with it
+import scipy.fftpack
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import errors
@@ -25,7 +26,7 @@ from .models import Failure, Fingerprint, ImageFile
 from .walk import RAW_EXTENSIONS, extension, image_file
 
 # Bump when anything that changes a hash changes; the cache then recomputes every row.
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 # Smallest side a reduced decode keeps. JPEG draft picks the largest DCT scale (1/2, 1/4,
 # 1/8) that stays at or above it; other formats are box-reduced to it. 256 px is 8x the
 # 32 px pHash input, which keeps the hashes within a bit of a full decode (see the
@@ -55,6 +56,31 @@ _TRANSPOSE = {
 _EXIF_IFD = 0x8769
 _ORIENTATION = 0x0112
 _DATETIME_ORIGINAL = 0x9003
+
+
+# The seven other ways a picture can lie: mirrored, flipped, turned. Fingerprint.phash_turned
+# and .dhash_turned hold the hashes of the picture seen each of these ways, in this order.
+TURNS = (
+    Image.Transpose.FLIP_LEFT_RIGHT,
+    Image.Transpose.FLIP_TOP_BOTTOM,
+    Image.Transpose.ROTATE_180,
+    Image.Transpose.TRANSPOSE,
+    Image.Transpose.TRANSVERSE,
+    Image.Transpose.ROTATE_90,
+    Image.Transpose.ROTATE_270,
+)
+_SWAPS_AXES = {
+    Image.Transpose.TRANSPOSE,
+    Image.Transpose.TRANSVERSE,
+    Image.Transpose.ROTATE_90,
+    Image.Transpose.ROTATE_270,
+}
+HASH_SIDE = 8  # every hash is 8x8 = 64 bits
+_DCT_SIDE = 32  # imagehash's pHash input: 32x32, of which the low 8x8 DCT block is kept
+# A pHash bit is "stable" when its DCT coefficient stands this far from the median: about a
+# grey level of amplitude over the 32x32 input (the unnormalised DCT-II scales a cosine of
+# amplitude a to about 32 * 32 * a). Noise and JPEG rounding move coefficients less.
+STABLE_MARGIN = 1024.0
 
 
 def hash_to_int(value: imagehash.ImageHash) -> int:
@@ -190,17 +216,101 @@ def _decode_and_hash(data: bytes, sha256: str) -> Fingerprint:
         gray = gray.transpose(_TRANSPOSE[orientation])
         if orientation >= 5:
             width, height = height, width
+    phashes, stable_bits = phashes_and_stability(gray)
+    dhashes = dhashes_turned(gray)
     return Fingerprint(
         sha256=sha256,
         ahash=hash_to_int(imagehash.average_hash(gray)),
-        dhash=hash_to_int(imagehash.dhash(gray)),
-        phash=hash_to_int(imagehash.phash(gray)),
+        dhash=dhashes[0],
+        phash=phashes[0],
         width=width,
         height=height,
         format=fmt,
         frames=frames,
         taken=taken,
+        phash_turned=tuple(phashes[1:]),
+        dhash_turned=tuple(dhashes[1:]),
+        stable_bits=stable_bits,
     )
+
+
+# How each turn moves the 2-D DCT-II: a transposed picture has the transposed DCT, and a
+# mirrored axis flips the sign of that axis's odd frequencies. (transpose?, mirror columns?,
+# mirror rows?), applied in that order.
+_DCT_TURNS = {
+    Image.Transpose.FLIP_LEFT_RIGHT: (False, True, False),
+    Image.Transpose.FLIP_TOP_BOTTOM: (False, False, True),
+    Image.Transpose.ROTATE_180: (False, True, True),
+    Image.Transpose.TRANSPOSE: (True, False, False),
+    Image.Transpose.TRANSVERSE: (True, True, True),
+    Image.Transpose.ROTATE_90: (True, False, True),
+    Image.Transpose.ROTATE_270: (True, True, False),
+}
+
+
+def phashes_and_stability(gray: Image.Image) -> tuple[list[int], int]:
+    """imagehash's pHash of the picture and of its seven turns, and its stable bit count.
+
+    One 32x32 resize and one DCT serve all eight: the turns' DCTs are derived from it (see
+    _DCT_TURNS) rather than computed from turned pixels. Mirrors come out bit-identical to
+    hashing the mirrored picture; the four axis-swapping turns differ only by Pillow's
+    rounding of the resize done the other way round (bench/orientation.py measures it).
+    """
+    small = gray.resize((_DCT_SIDE, _DCT_SIDE), Image.Resampling.LANCZOS)
+    pixels = list(small.getdata())
+    rows = [pixels[r * _DCT_SIDE : (r + 1) * _DCT_SIDE] for r in range(_DCT_SIDE)]
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(rows, axis=0), axis=1)
+    low: list[list[float]] = dct[:HASH_SIDE, :HASH_SIDE].tolist()
+    median = _median([c for row in low for c in row])
+    stable = sum(abs(c - median) > STABLE_MARGIN for row in low for c in row)
+    return [_above_median(low)] + [_above_median(_turn_dct(low, t)) for t in TURNS], stable
+
+
+def _turn_dct(low: list[list[float]], turn: Image.Transpose) -> list[list[float]]:
+    transpose, mirror_columns, mirror_rows = _DCT_TURNS[turn]
+    if transpose:
+        low = [list(column) for column in zip(*low, strict=True)]
+
+    def sign(u: int, v: int) -> int:
+        odd = (v if mirror_columns else 0) + (u if mirror_rows else 0)
+        return -1 if odd % 2 else 1
+
+    return [[c * sign(u, v) for v, c in enumerate(row)] for u, row in enumerate(low)]
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return (ordered[middle - 1] + ordered[middle]) / 2  # numpy's median of an even count
+
+
+def _above_median(low: list[list[float]]) -> int:
+    flat = [c for row in low for c in row]
+    median = _median(flat)
+    return _bits(c > median for c in flat)
+
+
+def _bits(flags: Iterable[bool]) -> int:
+    """Flags packed most significant first, as imagehash prints them."""
+    value = 0
+    for flag in flags:
+        value = (value << 1) | flag
+    return value
+
+
+def dhashes_turned(gray: Image.Image) -> list[int]:
+    """imagehash's dHash (9x8, each pixel brighter than its left neighbour) of the picture
+    and of its seven turns. A turn that swaps the axes needs the picture reduced to 8x9."""
+    wide = gray.resize((HASH_SIDE + 1, HASH_SIDE), Image.Resampling.LANCZOS)
+    tall = gray.resize((HASH_SIDE, HASH_SIDE + 1), Image.Resampling.LANCZOS)
+    grids = [wide] + [(tall if t in _SWAPS_AXES else wide).transpose(t) for t in TURNS]
+    return [_brighter_than_left(grid) for grid in grids]
+
+
+def _brighter_than_left(grid: Image.Image) -> int:
+    px = list(grid.getdata())
+    w = HASH_SIDE + 1
+    return _bits(px[r * w + c + 1] > px[r * w + c] for r in range(HASH_SIDE) for c in range(HASH_SIDE))
 
 
 def _taken(exif: Image.Exif) -> str | None:

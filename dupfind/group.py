@@ -7,13 +7,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .models import Candidate, ExactGroup, Group, ImageFile, ScannedFile
-from .vptree import pairs_within
-
-# Hashes that say "there is no picture here": a blank or near-uniform image has almost no
-# gradient (dHash) and no low-frequency structure beyond the DC term (pHash). Such images
-# are never near-duplicate victims (SAFETY.md rule 4); their exact copies still group.
-DEGENERATE_MIN_BITS = 4
+from .models import Candidate, ExactGroup, Group, ImageFile, ScannedFile, Similarity
+from .similarity import comparable, matches
+from .vptree import pairs_across, pairs_within
 
 
 def group_exact(files: Iterable[ScannedFile]) -> tuple[ExactGroup, ...]:
@@ -58,23 +54,19 @@ def candidates(files: Iterable[ScannedFile], protected: Callable[[str], bool]) -
 
 
 def near_eligible(c: Candidate) -> bool:
-    """May this file be in a near group? Only a fully decoded, single-frame picture with
-    hashes that carry information."""
-    fp = c.fingerprint
-    if not fp.decoded or fp.phash is None or fp.dhash is None or (fp.frames or 1) > 1:
-        return False
-    return DEGENERATE_MIN_BITS <= fp.dhash.bit_count() <= 64 - DEGENERATE_MIN_BITS
+    """May this file be in a near group? (``similarity.comparable``)"""
+    return comparable(c.fingerprint) is None
 
 
 def group_duplicates(
-    files: Sequence[Candidate], threshold: int, rank: Callable[[Candidate], Any]
+    files: Sequence[Candidate], rule: Similarity, rank: Callable[[Candidate], Any]
 ) -> list[Group]:
     """Exact and near groups, each file in at most one group, best copy first.
 
     Files with one SHA-256 form a unit. Units are taken best first by ``rank``; each one
-    not yet taken gathers the untaken units whose pHash lies within ``threshold`` of its
-    own. So every near member is within the threshold of the group's first file (no
-    chaining A~B~C), and the first file is the one the rules keep.
+    not yet taken gathers the untaken units that ``rule`` calls near duplicates of its
+    own picture. So every near member matches the group's first file (no chaining
+    A~B~C), and the first file is the one the rules keep.
     """
     units: dict[str, list[Candidate]] = defaultdict(list)
     for c in files:
@@ -82,7 +74,7 @@ def group_duplicates(
     for members in units.values():
         members.sort(key=rank)
     order = sorted(units, key=lambda sha: rank(units[sha][0]))
-    neighbours = _near_units(units, threshold) if threshold > 0 else {}
+    neighbours = _near_units(units, rule) if rule.near else {}
     taken: set[str] = set()
     groups = []
     for sha in order:
@@ -97,20 +89,38 @@ def group_duplicates(
     return groups
 
 
-def _near_units(units: dict[str, list[Candidate]], threshold: int) -> dict[str, list[str]]:
-    """For each unit, the other units whose pHash is within ``threshold`` of its own."""
+def _near_units(units: dict[str, list[Candidate]], rule: Similarity) -> dict[str, set[str]]:
+    """For each unit, the other units ``rule`` calls near duplicates of it.
+
+    Candidates come from the pHash index: upright pHashes within ``rule.phash`` of each
+    other, and upright pHashes within ``rule.turned`` of another picture's turned pHashes;
+    each candidate pair is then judged by ``matches`` (dHash backing included)."""
     by_hash: dict[int, list[str]] = defaultdict(list)
+    turned: dict[int, list[str]] = defaultdict(list)
     for sha, members in units.items():
+        fp = members[0].fingerprint
         if near_eligible(members[0]):
-            by_hash[members[0].fingerprint.phash].append(sha)  # type: ignore[index]
+            by_hash[fp.phash].append(sha)  # type: ignore[index]
+            if rule.turned > 0:
+                for value in fp.phash_turned:
+                    turned[value].append(sha)
     values = sorted(by_hash)
-    neighbours: dict[str, list[str]] = defaultdict(list)
-    for same in by_hash.values():  # one pHash, different bytes: distance 0
-        for sha in same:
-            neighbours[sha] += [s for s in same if s != sha]
-    for i, j in pairs_within(values, threshold).tolist():
-        for a in by_hash[values[i]]:
-            for b in by_hash[values[j]]:
-                neighbours[a].append(b)
-                neighbours[b].append(a)
+    candidates: set[tuple[str, str]] = set()
+    for same in by_hash.values():  # one pHash, different bytes
+        candidates.update((a, b) for a in same for b in same if a < b)
+    for i, j in pairs_within(values, rule.phash).tolist():
+        candidates.update(_pairs(by_hash[values[i]], by_hash[values[j]]))
+    if turned:
+        turned_values = sorted(turned)
+        for i, j in pairs_across(values, turned_values, rule.turned).tolist():
+            candidates.update(_pairs(by_hash[values[i]], turned[turned_values[j]]))
+    neighbours: dict[str, set[str]] = defaultdict(set)
+    for a, b in candidates:
+        if matches(units[a][0].fingerprint, units[b][0].fingerprint, rule):
+            neighbours[a].add(b)
+            neighbours[b].add(a)
     return neighbours
+
+
+def _pairs(left: list[str], right: list[str]) -> set[tuple[str, str]]:
+    return {(min(a, b), max(a, b)) for a in left for b in right if a != b}

@@ -43,6 +43,13 @@ class Fingerprint:
     taken: str | None = None
     problem: str | None = None
     detail: str | None = None
+    # The picture's pHash and dHash seen mirrored, flipped and turned (fingerprint.TURNS
+    # order), so a turned copy is found by comparing hashes, without decoding again.
+    phash_turned: tuple[int, ...] = ()
+    dhash_turned: tuple[int, ...] = ()
+    # How many pHash bits stand clear of the median: few for blank, gradient and two-tone
+    # pictures, whose remaining bits noise decides.
+    stable_bits: int | None = None
 
     @property
     def decoded(self) -> bool:
@@ -147,11 +154,37 @@ class Group:
     """Copies of one picture: ``exact`` when all share one SHA-256, else ``near``.
 
     Members come best first by the keeper rules; every member of a near group is within
-    the threshold of the first (no chaining), and a file is in at most one group.
+    the similarity rule of the first (no chaining), and a file is in at most one group.
     """
 
     kind: str
     members: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """When two pictures count as near duplicates: pHash within ``phash`` bits and, seen the
+    same way round, pHash plus dHash within ``combined`` (a pHash match near the edge must
+    be backed by a close dHash). A mirrored or turned copy must be within ``turned`` pHash
+    bits; 0 compares pictures upright only."""
+
+    phash: int
+    combined: int
+    turned: int
+
+    @property
+    def near(self) -> bool:
+        return self.phash > 0
+
+
+@dataclass(frozen=True)
+class Match:
+    """How two pictures line up best: the turn of the second (0 upright, else 1 + an index
+    into fingerprint.TURNS) and the pHash and dHash distances seen that way."""
+
+    turn: int
+    phash: int
+    dhash: int
 
 
 MOVES = ("trash", "move", "hardlink")  # the actions that take a file out of the library
@@ -175,7 +208,11 @@ class PlannedGroup:
     keeper: Candidate
     why: str
     actions: tuple[Action, ...]
-    threshold: int
+    rule: Similarity
+
+    @property
+    def threshold(self) -> int:
+        return self.rule.phash
 
     @property
     def victims(self) -> tuple[Action, ...]:

@@ -13,27 +13,20 @@ from dataclasses import dataclass
 
 from .group import candidates, group_duplicates
 from .keeper import Rule, explain, rank_key
-from .models import MOVES, Action, Candidate, Group, PlannedGroup, ScannedFile
+from .models import MOVES, Action, Candidate, Group, PlannedGroup, ScannedFile, Similarity
+from .similarity import DEFAULT_RULE, describe_match, matches
 
 
 @dataclass(frozen=True)
 class PlanOptions:
-    """``action`` is trash, move or hardlink; ``threshold`` the largest pHash distance."""
+    """``action`` is trash, move or hardlink; ``rule`` says what a near duplicate is."""
 
     action: str = "trash"
-    threshold: int = 5
+    rule: Similarity = DEFAULT_RULE
 
 
 class PlanError(ValueError):
     """A keeper choice the plan refuses (say, a file that did not decode)."""
-
-
-def distance_to(keeper: Candidate, other: Candidate) -> int | None:
-    """pHash bits between two files; 0 for the same bytes; None when either has no pHash."""
-    if other.fingerprint.sha256 == keeper.fingerprint.sha256:
-        return 0
-    a, b = keeper.fingerprint.phash, other.fingerprint.phash
-    return None if a is None or b is None else (a ^ b).bit_count()
 
 
 def plan_group(
@@ -51,22 +44,21 @@ def plan_group(
     actions = [Action(keeper, "keep", 0, why)]
     for member in others:
         actions.append(_member_action(group, keeper, member, options))
-    return PlannedGroup(group.kind, keeper, why, tuple(actions), options.threshold)
+    return PlannedGroup(group.kind, keeper, why, tuple(actions), options.rule)
 
 
 def _member_action(group: Group, keeper: Candidate, member: Candidate, options: PlanOptions) -> Action:
-    d = distance_to(keeper, member)
     exact = member.fingerprint.sha256 == keeper.fingerprint.sha256
+    match = matches(keeper.fingerprint, member.fingerprint, options.rule)
+    d = match.phash if match else None
     if member.protected:
         return Action(member, "protected", d, "in a protected folder")
     if group.kind == "near" and not exact:
-        if d is None or d > options.threshold:
-            return Action(
-                member, "skip", d, f"over the threshold ({d} > {options.threshold}) from this keeper"
-            )
+        if match is None:
+            return Action(member, "skip", None, "not a near duplicate of this keeper")
         if options.action == "hardlink":
             return Action(member, "skip", d, "--hardlink only replaces exact copies")
-    reason = "exact copy" if exact else f"near duplicate ({d} bits)"
+    reason = "exact copy" if exact else f"near duplicate ({describe_match(match)})"  # type: ignore[arg-type]
     return Action(member, options.action, d, reason)
 
 
@@ -75,7 +67,7 @@ def unconfirmed(group: PlannedGroup, reason: str) -> PlannedGroup:
     actions = tuple(
         Action(a.candidate, "skip", a.distance, reason) if a.action in MOVES else a for a in group.actions
     )
-    return PlannedGroup(group.kind, group.keeper, group.why, actions, group.threshold)
+    return PlannedGroup(group.kind, group.keeper, group.why, actions, group.rule)
 
 
 def under_any(folders: Iterable[str]) -> Callable[[str], bool]:
@@ -91,7 +83,7 @@ def plan_all(
     protected: Callable[[str], bool],
 ) -> list[tuple[Group, PlannedGroup]]:
     """Every group of these scanned files with the plan the rules propose for it."""
-    groups = group_duplicates(candidates(files, protected), options.threshold, rank_key(rules))
+    groups = group_duplicates(candidates(files, protected), options.rule, rank_key(rules))
     return [(g, plan_group(g, rules, options)) for g in groups]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from .compare import HASH_NAMES, Comparison, Match
 from .fingerprint import hash_hex
 from .models import ExactGroup, Failure, GroupOutcome, Outcome, PlannedGroup, ScanReport
+from .similarity import TURN_NAMES, describe_match, describe_rule
 
 SKIPPED_SHOWN_PER_REASON = 10
 
@@ -143,6 +144,11 @@ def compare_json(c: Comparison, arguments: Sequence[str]) -> dict[str, Any]:
         **header("compare", arguments),
         "files": files,
         "distances": dict(c.distances),
+        "closest": None
+        if c.best is None
+        else {"turn": TURN_NAMES[c.best.turn], "phash": c.best.phash, "dhash": c.best.dhash},
+        "rule": {"phash": c.rule.phash, "combined": c.rule.combined, "turned": c.rule.turned},
+        "exact_only": c.exact_only,
         "threshold": c.threshold,
         "same_file": c.same_file,
         "verdict": c.verdict,
@@ -166,15 +172,19 @@ def compare_text(c: Comparison) -> str:
     dist = ", ".join(f"{name} {c.distances[name]}" for name in HASH_NAMES)
     lines.append("")
     lines.append(f"distances (bits of 64): {dist}")
+    if c.best is not None and c.best.turn:
+        lines.append(f"closest when turned: {describe_match(c.best)}")
     note = " (the same file under two names)" if c.same_file else ""
+    rule = f"rule: {describe_rule(c.rule)}"
     if c.verdict == "identical":
         lines.append(f"verdict: identical: the same bytes{note}")
     elif c.verdict == "near-duplicate":
-        lines.append(
-            f"verdict: near-duplicate: pHash distance {c.distances['phash']} <= threshold {c.threshold}"
-        )
+        lines.append(f"verdict: near-duplicate: {describe_match(c.best)} ({rule})")  # type: ignore[arg-type]
+    elif c.exact_only:
+        lines.append(f"verdict: different: only exact copies count for this picture ({c.exact_only})")
     else:
-        lines.append(f"verdict: different: pHash distance {c.distances['phash']} > threshold {c.threshold}")
+        closest = f"{describe_match(c.best)}, " if c.best else ""
+        lines.append(f"verdict: different: {closest}outside the {rule}")
     return "\n".join(lines)
 
 
@@ -259,11 +269,7 @@ def _describe(a_candidate: Any) -> str:
 
 def group_text(g: PlannedGroup, number: int, total: int) -> str:
     """A group as the review shows it: kind, then one numbered line per file."""
-    kind = (
-        "exact copies (same bytes)"
-        if g.kind == "exact"
-        else f"near duplicates (pHash within {g.threshold} bits)"
-    )
+    kind = "exact copies (same bytes)" if g.kind == "exact" else f"near duplicates ({describe_rule(g.rule)})"
     lines = [f"Group {number}/{total}: {kind}"]
     for i, a in enumerate(g.actions, 1):
         distance = "" if g.kind == "exact" or a.distance is None else f"distance {a.distance}, "

@@ -215,29 +215,77 @@ class _Block:
             if not len(ends) or ends[-1] == 0:
                 continue
             cuts = np.searchsorted(ends, np.arange(CANDIDATES_PER_STEP, int(ends[-1]), CANDIDATES_PER_STEP))
-            for part in np.split(np.arange(len(query)), cuts) if len(cuts) else [slice(None)]:
-                found += self._verify(query[part], mask, sizes[part], r)
+            positions = np.arange(len(query))
+            for part in np.split(positions, cuts) if len(cuts) else [positions]:
+                rows = query[part]
+                q, o = self._verify(self.points[rows], query_keys[part], mask, sizes[part], r)
+                q = rows[q]
+                if not mask:
+                    q, o = q[q < o], o[q < o]
+                if len(q):
+                    found.append(_ordered(self.order[q], self.order[o]))
         return found
 
-    def _verify(self, query: np.ndarray, mask: int, sizes: np.ndarray, r: int) -> list[Pairs]:
+    def across(self, points: np.ndarray, keys: np.ndarray, masks: list[int], r: int) -> list[Pairs]:
+        """Pairs (i, j) of ``points[i]`` (another set, with its block keys) within r of the
+        table's ``j``-th value, from probing with ``masks``."""
+        found = []
+        every = np.arange(len(points))
+        for mask in masks:
+            sizes = self.counts[keys ^ mask]
+            ends = np.cumsum(sizes)
+            if not len(ends) or ends[-1] == 0:
+                continue
+            cuts = np.searchsorted(ends, np.arange(CANDIDATES_PER_STEP, int(ends[-1]), CANDIDATES_PER_STEP))
+            for part in np.split(every, cuts) if len(cuts) else [every]:
+                q, o = self._verify(points[part], keys[part], mask, sizes[part], r)
+                if len(q):
+                    found.append(np.stack([part[q], self.order[o]], axis=1).astype(np.int64))
+        return found
+
+    def _verify(
+        self, points: np.ndarray, keys: np.ndarray, mask: int, sizes: np.ndarray, r: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Candidates within r: (position in ``points``, position in the sorted table)."""
         ends = np.cumsum(sizes)
-        total = int(ends[-1])
+        total = int(ends[-1]) if len(ends) else 0
         if total == 0:
-            return []
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         # Candidates in one flat run: query values repeated against the probed buckets'
         # slices. Repeating values streams; gathering per candidate was twice as slow.
-        probe = self.keys[query] ^ mask
+        probe = keys ^ mask
         other = np.repeat((self.starts[probe] - ends + sizes).astype(np.int32), sizes)
         other += np.arange(total, dtype=np.int32)
-        near = _popcount(np.repeat(self.points[query], sizes) ^ self.points[other]) <= r
-        hits = np.flatnonzero(near)
-        if not len(hits):
-            return []
-        q = query[np.searchsorted(ends, hits, side="right")]
-        o = other[hits]
-        if not mask:
-            q, o = q[q < o], o[q < o]
-        return [_ordered(self.order[q], self.order[o])]
+        hits = np.flatnonzero(_popcount(np.repeat(points, sizes) ^ self.points[other]) <= r)
+        return np.searchsorted(ends, hits, side="right"), other[hits]
+
+
+def pairs_across(queries: Iterable[int], values: Iterable[int], r: int, workers: int | None = None) -> Pairs:
+    """Every (i, j) with ``queries[i]`` within r bits of ``values[j]``: two index spaces, so
+    i and j are not ordered. Multi-index hashing over ``values`` (as pairs_multi_index),
+    probed with the queries; small sets are joined directly."""
+    q, v = _array(queries), _array(values)
+    if not len(q) or not len(v):
+        return _empty_pairs()
+    if len(q) * len(v) <= BLOCK_CELLS * 64:
+        points = np.concatenate([q, v])
+        found = _cross_brute(np.arange(len(q)), len(q) + np.arange(len(v)), points, r)
+        return _normalise([found - np.array([0, len(q)])])
+    tasks = []
+    shift = 0
+    for width, radius in zip(block_widths(BLOCKS), block_radii(r, BLOCKS), strict=True):
+        if radius >= 0:
+            table = _Block(v, shift, width)
+            keys = ((q >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
+            tasks += [(table, keys, _masks(width, radius, top)) for top in range(width - 1, -2, -1)]
+        shift += width
+    run = lambda task: task[0].across(q, task[1], task[2], r)  # noqa: E731
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or len(q) + len(v) < 50_000:
+        return _normalise(p for task in tasks for p in run(task))
+    with ThreadPoolExecutor(workers) as pool:
+        per_task = list(pool.map(run, tasks))
+    return _normalise(p for pairs in per_task for p in pairs)
 
 
 # -- the vantage-point tree ----------------------------------------------------------------

@@ -15,6 +15,7 @@ LAYERS = {
     "walk": 1,
     "cache": 1,
     "vptree": 1,
+    "similarity": 1,
     "journal": 1,
     "trashdir": 1,
     "fingerprint": 2,

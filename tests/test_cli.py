@@ -53,11 +53,19 @@ def test_compare_identical_and_different(run, tmp_path: Path) -> None:
         json.loads(run("compare", "--json", str(a), str(tmp_path / "copy.jpg")).stdout)["verdict"]
         == "identical"
     )
-    assert json.loads(run("compare", "--json", str(a), str(c)).stdout)["verdict"] == "different"
-    assert (
-        json.loads(run("compare", "--json", "--threshold", "64", str(a), str(c)).stdout)["verdict"]
-        == "near-duplicate"
-    )
+    assert json.loads(run("compare", "--json", "--similarity", "loose", str(a), str(c)).stdout)[
+        "verdict"
+    ] == ("different")
+    # 5% cut off each side: pHash 10, dHash 6 from the original.
+    with Image.open(a) as im:
+        w, h = im.size
+        cropped = save(im.crop((w // 20, h // 20, w - w // 20, h - h // 20)), tmp_path / "crop.png")
+    verdict = lambda *opts: json.loads(run("compare", "--json", *opts, str(a), str(cropped)).stdout)[
+        "verdict"
+    ]
+    assert verdict("--similarity", "strict") == "different"
+    assert verdict() == verdict("--threshold", "10") == "near-duplicate"
+    assert verdict("--threshold", "8") == "different"
 
 
 @pytest.mark.parametrize("content", [None, b"", b"not an image", b"\xff\xd8\xff\xe0" + b"\0" * 20])
@@ -80,7 +88,9 @@ def test_compare_unusable_file_is_one_line_and_exit_2(run, tmp_path: Path, conte
         ["scan", "--jobs", "0", "."],
         ["scan", "--nope", "."],
         ["compare", "a.jpg"],
-        ["compare", "--threshold", "65", "a", "b"],
+        ["compare", "--threshold", "33", "a", "b"],
+        ["compare", "--similarity", "huge", "a", "b"],
+        ["compare", "--similarity", "loose", "--threshold", "4", "a", "b"],
         ["frobnicate"],
     ],
 )

@@ -27,6 +27,7 @@ from dupfind.group import candidates, group_duplicates
 from dupfind.keeper import parse_rules, rank_key
 from dupfind.models import Candidate, Fingerprint, Group, ImageFile
 from dupfind.plan import PlanOptions, plan_all, plan_group
+from dupfind.similarity import matches, similarity
 
 from .conftest import REPO, photo, save, sha256_of, tree_snapshot, write_photo
 
@@ -245,8 +246,9 @@ def _plan(lib: Path, threshold: int = 5):
     with open_cache(str(lib.parent / "api-cache.sqlite3"), PARAMS) as db:
         report = scan([str(lib)], db, ScanOptions(jobs=1))
     rules = parse_rules("resolution,oldest")
-    groups = group_duplicates(candidates(report.files, lambda p: False), threshold, rank_key(rules))
-    return {g.kind: plan_group(g, rules, PlanOptions("move", threshold)) for g in groups}
+    rule = similarity(threshold)
+    groups = group_duplicates(candidates(report.files, lambda p: False), rule, rank_key(rules))
+    return {g.kind: plan_group(g, rules, PlanOptions("move", rule)) for g in groups}
 
 
 def test_victim_changed_after_the_scan_is_refused_and_other_groups_proceed(tmp_path: Path) -> None:
@@ -305,12 +307,13 @@ def _candidate(name: str, phash: int, pixels: int = 100) -> Candidate:
     file = ImageFile(name, 1, abs(hash(name)) % 10**9, 1000, 0, 0)
     fp = Fingerprint(
         name.encode().hex().ljust(64, "0")[:64],
-        0xFF00FF00FF00FF00,
-        0xF0F0F0F0F0F0F0F0,
-        phash,
-        pixels,
-        1,
-        "JPEG",
+        ahash=0xFF00FF00FF00FF00,
+        dhash=0xF0F0F0F0F0F0F0F0,
+        phash=phash,
+        width=pixels,
+        height=100,
+        format="JPEG",
+        stable_bits=40,
     )
     return Candidate(file, fp, (name,))
 
@@ -323,7 +326,7 @@ def test_near_chains_are_never_grouped_through_the_middle() -> None:
     phash = {x.path: x.fingerprint.phash or 0 for x in (a, b, c)}
     distances = [(phash[x] ^ phash[y]).bit_count() for x, y in (("/A", "/B"), ("/B", "/C"), ("/A", "/C"))]
     assert distances == [6, 6, 12]
-    groups = group_duplicates([a, b, c], 8, rank_key(parse_rules("resolution")))
+    groups = group_duplicates([a, b, c], similarity(8), rank_key(parse_rules("resolution")))
     assert [(g.kind, [m.path for m in g.members]) for g in groups] == [("near", ["/A", "/B"])]
 
 
@@ -342,7 +345,7 @@ def test_every_group_member_is_within_the_threshold_of_its_keeper() -> None:
             )
         )
     for threshold in (0, 2, 4, 8):
-        groups = group_duplicates(files, threshold, rank_key(parse_rules("resolution")))
+        groups = group_duplicates(files, similarity(threshold), rank_key(parse_rules("resolution")))
         seen: set[str] = set()
         for g in groups:
             keeper = g.members[0]
@@ -351,6 +354,7 @@ def test_every_group_member_is_within_the_threshold_of_its_keeper() -> None:
                 assert m.path not in seen
                 seen.add(m.path)
                 assert ((m.fingerprint.phash or 0) ^ (keeper.fingerprint.phash or 0)).bit_count() <= threshold
+                assert matches(keeper.fingerprint, m.fingerprint, similarity(threshold))
             assert keeper == min(g.members, key=rank_key(parse_rules("resolution")))
 
 
@@ -358,7 +362,7 @@ def test_a_group_is_never_planned_without_its_keeper() -> None:
     a, b = _candidate("/A", 0, 300), _candidate("/B", 1, 200)
     group = Group("near", (a, b))
     for index in (0, 1):
-        plan = plan_group(group, parse_rules("resolution"), PlanOptions("trash", 5), index)
+        plan = plan_group(group, parse_rules("resolution"), PlanOptions("trash", similarity(5)), index)
         assert [x.action for x in plan.actions].count("keep") == 1
         assert plan.keeper not in [v.candidate for v in plan.victims]
 
@@ -476,7 +480,10 @@ def test_review_shows_each_file_and_skip_is_the_default(tmp_path: Path, home) ->
     before = tree_snapshot(lib)
     code, out = review(home, ["-q", str(lib)], ["\n", "\n"])
     assert code == 0, out
-    assert "exact copies (same bytes)" in out and "near duplicates (pHash within 5 bits)" in out
+    assert (
+        "exact copies (same bytes)" in out
+        and "near duplicates (pHash within 14 bits, pHash + dHash within 24" in out
+    )
     assert "640x480 JPEG" in out and "KEEP" in out and "because:" in out
     assert tree_snapshot(lib) == before
 
@@ -558,7 +565,10 @@ def test_no_loss_oracle_holds_on_random_trees(tmp_path_factory, entries, rules, 
     actor = Actor(Quarantine(str(quarantine)))
     keepers = []
     for _, plan in plan_all(
-        report.files, parse_rules(",".join(rules)), PlanOptions("move", threshold), lambda p: False
+        report.files,
+        parse_rules(",".join(rules)),
+        PlanOptions("move", similarity(threshold)),
+        lambda p: False,
     ):
         result = actor.apply(plan)
         assert result.refused is None
