@@ -14,13 +14,14 @@ import os
 import stat
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 import imagehash
 import PIL
 import scipy.fftpack
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from . import errors
+from . import errors, extras
 from .errors import FingerprintError
 from .models import Failure, Fingerprint, ImageFile
 from .walk import RAW_EXTENSIONS, extension, image_file
@@ -42,6 +43,7 @@ PARAMS = (
     f"dupfind-fp/{ALGORITHM_VERSION};side>={MIN_DECODE_SIDE};white-alpha;"
     f"pillow/{PIL.__version__};imagehash/{imagehash.__version__}"
 )
+RAW_FORMAT = "RAW"  # Fingerprint.format of a camera RAW file, whatever its maker's format
 BACKGROUND = 255  # alpha is flattened onto white, as most viewers show it
 
 _TRANSPOSE = {
@@ -53,6 +55,7 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+extras.heif_available()  # registers HEIF with Pillow when pillow-heif is installed
 _EXIF_IFD = 0x8769
 _ORIENTATION = 0x0112
 _DATETIME_ORIGINAL = 0x9003
@@ -172,15 +175,16 @@ def fingerprint_bytes(data: bytes, sha256: str, name: str = "") -> Fingerprint:
             # (odd EXIF, ICC) is not.
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return _decode_and_hash(data, sha256)
+            return _decode_and_hash(data, sha256, name)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         return Fingerprint(sha256, problem=errors.TOO_LARGE, detail=str(exc))
-    except UnidentifiedImageError:
-        if extension(name) in RAW_EXTENSIONS or extension(name) in ("heic", "heif", "avif"):
+    except (UnidentifiedImageError, extras.Unsupported):
+        hint = _install_hint(extension(name))
+        if hint is not None:
             return Fingerprint(
                 sha256,
                 problem=errors.NO_DECODER,
-                detail=f"no decoder for .{extension(name)} files; exact duplicates still found",
+                detail=f"no decoder for .{extension(name)} files here ({hint}); exact copies are still found",
             )
         return Fingerprint(sha256, problem=errors.NOT_AN_IMAGE)
     except MemoryError:
@@ -193,29 +197,36 @@ def fingerprint_bytes(data: bytes, sha256: str, name: str = "") -> Fingerprint:
         return Fingerprint(sha256, problem=reason, detail=text)
 
 
+def _install_hint(ext: str) -> str | None:
+    """What would let this file be decoded, when the file type is one we know."""
+    if ext in RAW_EXTENSIONS and not extras.raw_available():
+        return extras.INSTALL_HINT["raw"]
+    if ext in extras.HEIF_EXTENSIONS and not extras.heif_available():
+        return extras.INSTALL_HINT["heif"]
+    if ext == "avif" and "AVIF" not in Image.OPEN:
+        return "this Pillow was built without AVIF"
+    return None
+
+
 def _open_formats() -> tuple[str, ...]:
     # Pillow registers most plugins lazily; a plugin added later (HEIF) is picked up here.
     Image.init()
     return tuple(f for f in ALLOWED_FORMATS if f in Image.OPEN)
 
 
-def _decode_and_hash(data: bytes, sha256: str) -> Fingerprint:
-    with Image.open(io.BytesIO(data), formats=_open_formats()) as im:
-        fmt = im.format
-        width, height = im.size
-        frames = getattr(im, "n_frames", 1)
-        exif = im.getexif()
-        orientation = exif.get(_ORIENTATION, 1)
-        taken = _taken(exif)
-        if fmt in ("JPEG", "MPO"):
-            # DCT-domain scaling: decodes at 1/2, 1/4 or 1/8 size, luma only when possible.
-            im.draft("L", (MIN_DECODE_SIDE, MIN_DECODE_SIDE))
-        im.load()
-        gray = to_gray(_reduce(im))
-    if orientation in _TRANSPOSE:
-        gray = gray.transpose(_TRANSPOSE[orientation])
-        if orientation >= 5:
-            width, height = height, width
+@dataclass(frozen=True)
+class _Picture:
+    gray: Image.Image  # upright, reduced, 8-bit luminance
+    width: int  # the full picture's, upright
+    height: int
+    format: str
+    frames: int
+    taken: str | None
+
+
+def _decode_and_hash(data: bytes, sha256: str, name: str) -> Fingerprint:
+    picture = _decode_raw(data) if extension(name) in RAW_EXTENSIONS else _decode(data)
+    gray = picture.gray
     phashes, stable_bits = phashes_and_stability(gray)
     dhashes = dhashes_turned(gray)
     return Fingerprint(
@@ -223,15 +234,58 @@ def _decode_and_hash(data: bytes, sha256: str) -> Fingerprint:
         ahash=hash_to_int(imagehash.average_hash(gray)),
         dhash=dhashes[0],
         phash=phashes[0],
-        width=width,
-        height=height,
-        format=fmt,
-        frames=frames,
-        taken=taken,
+        width=picture.width,
+        height=picture.height,
+        format=picture.format,
+        frames=picture.frames,
+        taken=picture.taken,
         phash_turned=tuple(phashes[1:]),
         dhash_turned=tuple(dhashes[1:]),
         stable_bits=stable_bits,
     )
+
+
+def _decode(data: bytes, orientation: int | None = None) -> _Picture:
+    """Decode through Pillow, reduced; ``orientation`` overrides the file's own EXIF tag."""
+    with Image.open(io.BytesIO(data), formats=_open_formats()) as im:
+        fmt = im.format or "?"
+        size = im.size  # before draft() reduces it
+        frames = getattr(im, "n_frames", 1)
+        exif = im.getexif()
+        if orientation is None or exif.get(_ORIENTATION, 1) != 1:
+            orientation = exif.get(_ORIENTATION, 1)
+        taken = _taken(exif)
+        if fmt in ("JPEG", "MPO"):
+            # DCT-domain scaling: decodes at 1/2, 1/4 or 1/8 size, luma only when possible.
+            im.draft("L", (MIN_DECODE_SIDE, MIN_DECODE_SIDE))
+        im.load()
+        return _upright(to_gray(_reduce(im)), size, orientation, fmt, frames, taken)
+
+
+def _upright(
+    gray: Image.Image, size: tuple[int, int], orientation: int, fmt: str, frames: int, taken: str | None
+) -> _Picture:
+    width, height = size
+    if orientation in _TRANSPOSE:
+        gray = gray.transpose(_TRANSPOSE[orientation])
+        if orientation >= 5:
+            width, height = height, width
+    return _Picture(gray, width, height, fmt, frames, taken)
+
+
+def _decode_raw(data: bytes) -> _Picture:
+    """A camera RAW through its embedded preview when that is at least MIN_DECODE_SIDE px
+    (reading it costs a fraction of developing the raw data), else developed."""
+    if not extras.raw_available():
+        raise UnidentifiedImageError("no RAW decoder")
+    jpeg, pixels, orientation = extras.raw_picture(data, MIN_DECODE_SIDE)
+    if jpeg is not None:
+        preview = _decode(jpeg, orientation)
+        if min(preview.width, preview.height) >= MIN_DECODE_SIDE:
+            return replace(preview, format=RAW_FORMAT)
+        _, pixels, orientation = extras.raw_picture(data, MIN_DECODE_SIDE, jpeg_preview=False)
+    im = Image.fromarray(pixels)
+    return _upright(to_gray(_reduce(im)), im.size, orientation, RAW_FORMAT, 1, None)
 
 
 # How each turn moves the 2-D DCT-II: a transposed picture has the transposed DCT, and a
@@ -257,7 +311,7 @@ def phashes_and_stability(gray: Image.Image) -> tuple[list[int], int]:
     rounding of the resize done the other way round (bench/orientation.py measures it).
     """
     small = gray.resize((_DCT_SIDE, _DCT_SIDE), Image.Resampling.LANCZOS)
-    pixels = list(small.getdata())
+    pixels = list(small.tobytes())  # mode L: one byte per pixel
     rows = [pixels[r * _DCT_SIDE : (r + 1) * _DCT_SIDE] for r in range(_DCT_SIDE)]
     dct = scipy.fftpack.dct(scipy.fftpack.dct(rows, axis=0), axis=1)
     low: list[list[float]] = dct[:HASH_SIDE, :HASH_SIDE].tolist()
@@ -308,7 +362,7 @@ def dhashes_turned(gray: Image.Image) -> list[int]:
 
 
 def _brighter_than_left(grid: Image.Image) -> int:
-    px = list(grid.getdata())
+    px = list(grid.tobytes())  # mode L: one byte per pixel
     w = HASH_SIDE + 1
     return _bits(px[r * w + c + 1] > px[r * w + c] for r in range(HASH_SIDE) for c in range(HASH_SIDE))
 

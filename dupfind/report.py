@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .compare import HASH_NAMES, Comparison, Match
+from .errors import NO_DECODER
+from .extras import INSTALL_HINT
 from .fingerprint import hash_hex
 from .models import ExactGroup, Failure, GroupOutcome, Outcome, PlannedGroup, ScanReport
 from .similarity import TURN_NAMES, describe_match, describe_rule
@@ -108,6 +110,11 @@ def scan_text(report: ScanReport, groups: Sequence[ExactGroup]) -> str:
     if skipped:
         lines += ["", "Skipped files:"]
         lines += _skipped_lines(skipped)
+    hints = sorted(
+        {h for f in skipped if f.reason == NO_DECODER for h in INSTALL_HINT.values() if h in f.detail}
+    )
+    if hints:
+        lines += ["", "Found as exact copies only; for more:"] + [f"  {h}" for h in hints]
     return "\n".join(lines)
 
 

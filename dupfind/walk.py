@@ -14,7 +14,7 @@ from .errors import RootError
 from .models import Failure, ImageFile
 
 # Formats Pillow decodes (HEIC/HEIF and AVIF need their plugin or a recent Pillow).
-DECODABLE_EXTENSIONS = frozenset("jpg jpeg jpe jfif png gif webp tif tiff bmp heic heif avif".split())
+DECODABLE_EXTENSIONS = frozenset("jpg jpeg jpe jfif png gif webp tif tiff bmp heic heif hif avif".split())
 # Camera RAW: always hashed for exact duplicates, decoded only where a decoder exists.
 RAW_EXTENSIONS = frozenset(
     "3fr ari arw cr2 cr3 crw dcr dng erf iiq k25 kdc mef mos mrw nef nrw orf pef raf raw rw2 rwl sr2 srf srw x3f".split()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,12 @@ fingerprints = st.builds(
     format=st.sampled_from(["JPEG", "PNG", None]),
     frames=st.integers(1, 500),
     taken=st.one_of(st.none(), st.text(max_size=20)),
+    stable_bits=st.one_of(st.none(), st.integers(0, 64)),
+).flatmap(
+    # A decoded picture has both sets of seven turned hashes; an undecoded file neither.
+    lambda fp: st.one_of(st.just(((), ())), st.tuples(st.tuples(*[U64] * 7), st.tuples(*[U64] * 7))).map(
+        lambda turned: replace(fp, phash_turned=turned[0], dhash_turned=turned[1])
+    )
 )
 names = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),

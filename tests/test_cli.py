@@ -60,9 +60,10 @@ def test_compare_identical_and_different(run, tmp_path: Path) -> None:
     with Image.open(a) as im:
         w, h = im.size
         cropped = save(im.crop((w // 20, h // 20, w - w // 20, h - h // 20)), tmp_path / "crop.png")
-    verdict = lambda *opts: json.loads(run("compare", "--json", *opts, str(a), str(cropped)).stdout)[
-        "verdict"
-    ]
+
+    def verdict(*opts):
+        return json.loads(run("compare", "--json", *opts, str(a), str(cropped)).stdout)["verdict"]
+
     assert verdict("--similarity", "strict") == "different"
     assert verdict() == verdict("--threshold", "10") == "near-duplicate"
     assert verdict("--threshold", "8") == "different"

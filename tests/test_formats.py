@@ -1,0 +1,139 @@
+"""Every supported format, the optional decoders (HEIC through dupfind[heif], camera RAW
+through dupfind[raw]) and what happens without them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image, features
+
+from dupfind.fingerprint import fingerprint_path
+
+from .conftest import REPO, photo, save
+from .dng import write_dng
+
+PICTURE_FORMATS = {
+    "png": {},
+    "gif": {},
+    "webp": {"quality": 80},
+    "tif": {},
+    "bmp": {},
+    "avif": {"quality": 70},
+}
+
+
+def dry_run(run, *args: str) -> list[dict]:
+    result = run("dedupe", "--dry-run", "--json", "-q", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["groups"]
+
+
+def names(group: dict) -> list[str]:
+    return sorted(Path(m["path"]).name for m in group["members"])
+
+
+@pytest.mark.parametrize("ext", sorted(PICTURE_FORMATS))
+def test_each_pillow_format_is_a_near_duplicate_of_its_jpeg(run, tmp_path: Path, ext: str) -> None:
+    if ext == "avif" and not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF support")
+    picture = photo(31, (400, 300))
+    save(picture, tmp_path / "lib" / "photo.jpg", quality=92)
+    save(picture, tmp_path / "lib" / f"export.{ext}", **PICTURE_FORMATS[ext])
+    _, fp = fingerprint_path(str(tmp_path / "lib" / f"export.{ext}"))
+    assert fp.decoded and (fp.width, fp.height) == (400, 300)
+    groups = dry_run(run, str(tmp_path / "lib"))
+    assert [(g["kind"], names(g)) for g in groups] == [("near", [f"export.{ext}", "photo.jpg"])]
+
+
+@pytest.mark.parametrize("ext", ["gif", "webp"])
+def test_animations_are_exact_only(run, tmp_path: Path, ext: str) -> None:
+    frames = [photo(41, (300, 200)), photo(42, (300, 200))]
+    lib = tmp_path / "lib"
+    save(frames[0], lib / f"anim.{ext}", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    save(frames[0], lib / f"anim-again.{ext}", save_all=True, append_images=frames[1:], duration=250, loop=0)
+    save(frames[0], lib / "first-frame.png")
+    (lib / f"anim-copy.{ext}").write_bytes((lib / f"anim.{ext}").read_bytes())
+    assert fingerprint_path(str(lib / f"anim.{ext}"))[1].frames == 2
+    groups = dry_run(run, "--similarity", "loose", str(lib))
+    assert [(g["kind"], names(g)) for g in groups] == [("exact", [f"anim-copy.{ext}", f"anim.{ext}"])]
+
+
+# -- HEIC ------------------------------------------------------------------------------------
+def test_heic_export_groups_with_its_jpeg_and_orientation_is_applied(run, tmp_path: Path) -> None:
+    pytest.importorskip("pillow_heif", reason="dupfind[heif] is not installed")
+    picture = photo(51, (400, 300))
+    lib = tmp_path / "lib"
+    save(picture, lib / "IMG_0001.jpg", quality=90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, shown upright
+    save(picture.transpose(Image.Transpose.ROTATE_90), lib / "IMG_0001.HEIC", quality=80, exif=exif.tobytes())
+    _, fp = fingerprint_path(str(lib / "IMG_0001.HEIC"))
+    assert fp.format == "HEIF" and (fp.width, fp.height) == (400, 300)
+    groups = dry_run(run, "--no-rotations", str(lib))
+    assert [(g["kind"], names(g)) for g in groups] == [("near", ["IMG_0001.HEIC", "IMG_0001.jpg"])]
+
+
+def _without(module: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """The CLI in a fresh interpreter where ``module`` cannot be imported (as when the extra
+    is not installed); --jobs 1 keeps the scan in that interpreter."""
+    code = f"import sys; sys.modules[{module!r}] = None; from dupfind.cli import cli; cli()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "ext", "extra"), [("pillow_heif", "heic", "heif"), ("rawpy", "dng", "raw")]
+)
+def test_without_the_extra_exact_copies_are_found_and_the_summary_says_how(
+    tmp_path: Path, module: str, ext: str, extra: str
+) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    # Any bytes will do: without the decoder nothing is decoded, only hashed.
+    (lib / f"a.{ext}").write_bytes(b"\0\1\2 not decoded here " * 50)
+    (lib / f"a-copy.{ext}").write_bytes((lib / f"a.{ext}").read_bytes())
+    (lib / f"b.{ext}").write_bytes(b"other bytes " * 60)
+    cache = ["--cache", str(tmp_path / "cache.sqlite3")]
+    text = _without(module, REPO, "scan", "--jobs", "1", *cache, str(lib))
+    assert text.returncode == 0, text.stderr
+    assert f"dupfind[{extra}]" in text.stdout
+    doc = json.loads(_without(module, REPO, "scan", "--json", "--jobs", "1", *cache, str(lib)).stdout)
+    assert [sorted(Path(p).name for p in g["paths"]) for g in doc["exact_groups"]] == [
+        [f"a-copy.{ext}", f"a.{ext}"]
+    ]
+    assert {s["reason"] for s in doc["skipped"]} == {"no decoder"}
+    assert all(f"dupfind[{extra}]" in s["detail"] for s in doc["skipped"])
+
+
+# -- camera RAW ------------------------------------------------------------------------------
+def test_raw_is_decoded_from_its_preview_and_never_a_near_duplicate_of_its_jpeg(run, tmp_path: Path) -> None:
+    pytest.importorskip("rawpy", reason="dupfind[raw] is not installed")
+    picture = photo(61, (400, 300))
+    lib = tmp_path / "lib"
+    save(picture, lib / "DSC_0001.jpg", quality=95)
+    write_dng(lib / "DSC_0001.dng", picture, preview=picture)
+    write_dng(lib / "backup" / "DSC_0001.dng", picture, preview=picture)
+    write_dng(lib / "DSC_0002.dng", picture, preview=picture.resize((400, 300)).rotate(1))
+    _, fp = fingerprint_path(str(lib / "DSC_0001.dng"))
+    assert fp.format == "RAW" and fp.decoded and (fp.width, fp.height) == (400, 300)
+    _, jpeg = fingerprint_path(str(lib / "DSC_0001.jpg"))
+    assert fp.phash == jpeg.phash  # the same picture, yet:
+    groups = dry_run(run, "--similarity", "loose", str(lib))
+    assert [(g["kind"], names(g)) for g in groups] == [("exact", ["DSC_0001.dng", "DSC_0001.dng"])]
+    compared = json.loads(
+        run("compare", "--json", str(lib / "DSC_0001.jpg"), str(lib / "DSC_0001.dng")).stdout
+    )
+    assert compared["verdict"] == "different" and compared["exact_only"] == "camera RAW"
+
+
+def test_raw_with_a_small_preview_is_developed(tmp_path: Path) -> None:
+    pytest.importorskip("rawpy", reason="dupfind[raw] is not installed")
+    picture = photo(62, (400, 300))
+    path = write_dng(tmp_path / "small-preview.dng", picture, preview=picture.resize((80, 60)))
+    _, fp = fingerprint_path(str(path))
+    assert fp.decoded and fp.format == "RAW" and (fp.width, fp.height) == (400, 300)
