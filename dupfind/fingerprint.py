@@ -308,7 +308,7 @@ def phashes_and_stability(gray: Image.Image) -> tuple[list[int], int]:
     One 32x32 resize and one DCT serve all eight: the turns' DCTs are derived from it (see
     _DCT_TURNS) rather than computed from turned pixels. Mirrors come out bit-identical to
     hashing the mirrored picture; the four axis-swapping turns differ only by Pillow's
-    rounding of the resize done the other way round (bench/orientation.py measures it).
+    rounding of the resize done the other way round (bench/turned_hashes.py measures it).
     """
     small = gray.resize((_DCT_SIDE, _DCT_SIDE), Image.Resampling.LANCZOS)
     pixels = list(small.tobytes())  # mode L: one byte per pixel

@@ -179,8 +179,8 @@ class Similarity:
 
 @dataclass(frozen=True)
 class Match:
-    """How two pictures line up best: the turn of the second (0 upright, else 1 + an index
-    into fingerprint.TURNS) and the pHash and dHash distances seen that way."""
+    """How two pictures line up best: the second is the first turned by ``turn`` (0 upright,
+    else 1 + an index into fingerprint.TURNS), with the pHash and dHash distances then."""
 
     turn: int
     phash: int

@@ -22,8 +22,8 @@ PRESETS = {
 }
 DEFAULT_PRESET = "normal"
 # Pictures with too little in them to compare: blank pages, solid colours, gradients and
-# two-tone splits leave most pHash bits to noise. Every dev-corpus photo had 24 or more
-# stable bits, such synthetic pictures 9 or fewer (bench/low_information.py). Their exact
+# two-tone splits leave most pHash bits to noise. Every dev-corpus photo had 23 or more
+# stable bits, such synthetic pictures 9 or fewer (bench/turned_hashes.py). Their exact
 # copies still group.
 MIN_STABLE_BITS = 16
 # Icons and other tiny pictures: below this side, the 32x32 pHash input is an upscale.
@@ -32,6 +32,7 @@ MIN_NEAR_SIDE = 64
 # it, never a copy to remove; only byte-identical RAW copies group.
 EXACT_ONLY_FORMATS = ("RAW",)
 
+_INVERSE = {6: 7, 7: 6}  # turned 90° left and right undo each other
 # What each turn is, for people (fingerprint.TURNS order after "upright").
 TURN_NAMES = (
     "upright",
@@ -83,10 +84,12 @@ def _views(a: Fingerprint, b: Fingerprint, turns: bool) -> list[Match]:
         return []
     found = [Match(0, (a.phash ^ b.phash).bit_count(), (a.dhash ^ b.dhash).bit_count())]
     if turns:
-        for x, y in ((a, b), (b, a)):
+        # a's turn t matching b means b is a turned by t; b's turn t matching a means b is a
+        # turned by the inverse of t (only the two quarter turns are not their own inverse).
+        for x, y, name in ((b, a, lambda t: t), (a, b, lambda t: _INVERSE.get(t, t))):
             pairs = zip(y.phash_turned, y.dhash_turned, strict=True)
             found += [
-                Match(t, (x.phash ^ p).bit_count(), (x.dhash ^ d).bit_count())  # type: ignore[operator]
+                Match(name(t), (x.phash ^ p).bit_count(), (x.dhash ^ d).bit_count())  # type: ignore[operator]
                 for t, (p, d) in enumerate(pairs, start=1)
             ]
     return found

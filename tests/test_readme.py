@@ -13,7 +13,7 @@ from dupfind.cli import cli
 from .conftest import REPO, write_photo
 
 README = (REPO / "README.md").read_text()
-TEST_COMMAND = "pip install -e '.[test]' && python -m pytest"
+TEST_COMMAND = "pip install -e '.[test,heif,raw]' && python -m pytest"
 
 
 def test_readme_gives_the_install_and_test_commands_ci_runs() -> None:
