@@ -37,6 +37,22 @@ def groups_at(files, threshold: int, rotations: bool, corpus: str) -> list[list[
     ]
 
 
+def non_hard_anchor_recall(truth: dict, groups: list[list[str]]) -> dict[str, float]:
+    """score.py's anchor recall over the members not marked hard, for the transforms that
+    have hard members (the targets are stated over non-hard members)."""
+    group_of = {path: i for i, g in enumerate(groups) for path in g}
+    found: dict[str, list[bool]] = {}
+    with_hard = {m["transform"] for g in truth["groups"] for m in g["members"] if m["hard"]}
+    for g in truth["groups"]:
+        anchor = next((m for m in g["members"] if m["transform"] == "original"), g["members"][0])
+        for m in g["members"]:
+            if m is anchor or m["hard"] or m["transform"] not in with_hard:
+                continue
+            together = m["path"] in group_of and group_of.get(anchor["path"]) == group_of[m["path"]]
+            found.setdefault(m["transform"], []).append(together)
+    return {t: sum(v) / len(v) for t, v in found.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("corpus")
@@ -49,16 +65,13 @@ def main() -> None:
     with open_cache(cache, PARAMS) as db:
         report = scan([os.path.join(corpus, "library")], db, ScanOptions())
     print(f"corpus: {corpus} ({report.paths} files, {len(report.skipped)} skipped by the scan)")
+    with open(os.path.join(corpus, "ground_truth.json")) as handle:
+        truth = json.load(handle)
     results = []
     for threshold in (int(t) for t in args.thresholds.split(",")):
+        groups = groups_at(report.files, threshold, not args.no_rotations, corpus)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(
-                {
-                    "name": f"threshold {threshold}",
-                    "groups": groups_at(report.files, threshold, not args.no_rotations, corpus),
-                },
-                f,
-            )
+            json.dump({"name": f"threshold {threshold}", "groups": groups}, f)
         out = subprocess.run(
             [sys.executable, SCORE, os.path.join(corpus, "ground_truth.json"), f.name, "--json"],
             capture_output=True,
@@ -66,7 +79,10 @@ def main() -> None:
             check=True,
         ).stdout
         os.unlink(f.name)
-        results.append((threshold, json.loads(out)))
+        scored = json.loads(out)
+        for transform, value in non_hard_anchor_recall(truth, groups).items():
+            scored["per_transform"][f"{transform} (non-hard)"] = {"anchor_recall": value}
+        results.append((threshold, scored))
     transforms = sorted({t for _, r in results for t in r["per_transform"]})
     print(
         f"\n{'T':>3} {'prec':>6} {'recall':>6} {'F1':>6} {'prec*':>6} {'recall*':>7} {'F1*':>6}   (* = non-hard members)"
@@ -79,13 +95,13 @@ def main() -> None:
             + (f"   --similarity {presets[threshold]}" if threshold in presets else "")
         )
     print("\nrecall per transform (share of members grouped with their original):")
-    print(f"{'transform':<22}" + "".join(f"{'T=' + str(t):>7}" for t, _ in results))
+    print(f"{'transform':<24}" + "".join(f"{'T=' + str(t):>7}" for t, _ in results))
     for transform in transforms:
         cells = []
         for _, r in results:
             value = r["per_transform"].get(transform, {}).get("anchor_recall")
             cells.append(f"{value:7.3f}" if value is not None else f"{'-':>7}")
-        print(f"{transform:<22}" + "".join(cells))
+        print(f"{transform:<24}" + "".join(cells))
 
 
 if __name__ == "__main__":

@@ -260,6 +260,10 @@ class _Block:
         return np.searchsorted(ends, hits, side="right"), other[hits]
 
 
+# Below this many query x value cells, one brute-force pass beats building the tables.
+ACROSS_BRUTE_CELLS = BLOCK_CELLS * 64
+
+
 def pairs_across(queries: Iterable[int], values: Iterable[int], r: int, workers: int | None = None) -> Pairs:
     """Every (i, j) with ``queries[i]`` within r bits of ``values[j]``: two index spaces, so
     i and j are not ordered. Multi-index hashing over ``values`` (as pairs_multi_index),
@@ -267,7 +271,7 @@ def pairs_across(queries: Iterable[int], values: Iterable[int], r: int, workers:
     q, v = _array(queries), _array(values)
     if not len(q) or not len(v):
         return _empty_pairs()
-    if len(q) * len(v) <= BLOCK_CELLS * 64:
+    if len(q) * len(v) <= ACROSS_BRUTE_CELLS:
         points = np.concatenate([q, v])
         found = _cross_brute(np.arange(len(q)), len(q) + np.arange(len(v)), points, r)
         return _normalise([found - np.array([0, len(q)])])

@@ -11,6 +11,7 @@ from dupfind.vptree import (
     VPTree,
     block_radii,
     block_widths,
+    pairs_across,
     pairs_brute,
     pairs_multi_index,
     pairs_within,
@@ -173,3 +174,34 @@ def test_threaded_and_chunked_multi_index_find_the_same_pairs(monkeypatch: pytes
     assert (pairs_multi_index(values, 6, workers=2) == serial).all()
     assert (pairs_multi_index(values, 6, workers=2, blocks=3) == serial).all()
     assert (vp_self_join(values, 6) == serial).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(queries=clustered(max_size=120), values=clustered(max_size=200), r=RADIUS)
+def test_cross_join_equals_brute_force(queries: list[int], values: list[int], r: int) -> None:
+    # Shared centres would be rare by chance: add some values near the queries.
+    values = sorted(set(values) | {q ^ (1 << (q % 64)) ^ (1 << (q % 7)) for q in queries[::3]})
+    expected = [
+        (i, j)
+        for i in range(len(queries))
+        for j in range(len(values))
+        if (queries[i] ^ values[j]).bit_count() <= r
+    ]
+    assert [tuple(p) for p in pairs_across(queries, values, r).tolist()] == expected
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vptree, "ACROSS_BRUTE_CELLS", 0)  # the multi-index path, small as it is
+        assert [tuple(p) for p in pairs_across(queries, values, r, workers=1).tolist()] == expected
+        patch.setattr(vptree, "CANDIDATES_PER_STEP", 7)
+        assert [tuple(p) for p in pairs_across(queries, values, r, workers=1).tolist()] == expected
+
+
+def test_threaded_cross_join_finds_the_same_pairs() -> None:
+    import random
+
+    rng = random.Random(5)
+    queries = sorted({rng.getrandbits(64) for _ in range(30_000)})
+    values = sorted({q ^ (1 << rng.randrange(64)) ^ (1 << rng.randrange(64)) for q in queries[:20_000]})
+    values = sorted(set(values) | {rng.getrandbits(64) for _ in range(20_000)})
+    serial = pairs_across(queries, values, 6, workers=1)
+    assert len(serial) >= 19_000
+    assert (pairs_across(queries, values, 6, workers=2) == serial).all()
