@@ -1,0 +1,82 @@
+"""What matching turned copies costs the grouping: the upright search and the turned
+cross-join, on real-like hashes.
+
+    python bench/turned_speed.py [--sizes 100000,1000000] [--upright 14] [--turned 8]
+
+Hashes: the dev corpus's pictures (bench/.cache-dev.sqlite3, as bench/accuracy.py leaves
+it), each drawn at random with 12 random bits flipped in its upright pHash and in each of
+its seven turned pHashes. Times (each in its own process, so peak memory is its own):
+  upright  pairs_within(N upright pHashes, r = --upright): the search every run does;
+  turned   pairs_across(N upright, 7N turned pHashes, r = --turned): what --no-rotations saves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from bench._common import mb, measure
+
+CACHE = os.path.join(os.path.dirname(__file__), ".cache-dev.sqlite3")
+
+
+def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+    from dupfind import open_cache
+    from dupfind.fingerprint import PARAMS
+
+    with open_cache(CACHE, PARAMS) as db:
+        rows = [r.fingerprint for r in db.load(db.roots()).values() if r.fingerprint.phash_turned]
+    seeds = np.array([[fp.phash, *fp.phash_turned] for fp in rows], dtype=np.uint64)
+    rng = np.random.default_rng(n)
+    picked = seeds[rng.integers(len(seeds), size=n)]
+    for _ in range(12):
+        picked ^= np.uint64(1) << rng.integers(0, 64, size=picked.shape).astype(np.uint64)
+    return picked[:, 0], picked[:, 1:].ravel()
+
+
+def run_one(kind: str, n: int, r: int) -> None:
+    from dupfind.vptree import pairs_across, pairs_within
+
+    upright, turned = make(n)
+    values, others = sorted({int(v) for v in upright}), sorted({int(v) for v in turned})
+    with measure() as m:
+        pairs = pairs_within(values, r) if kind == "upright" else pairs_across(values, others, r)
+    print(json.dumps({"seconds": m.seconds, "peak": m.peak_bytes, "pairs": len(pairs)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--upright", type=int, default=14)
+    parser.add_argument("--turned", type=int, default=8)
+    parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        run_one(args.one[0], int(args.one[1]), int(args.one[2]))
+        return
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, numpy {np.__version__}")
+    print(f"{'N':>9} {'search':8} {'r':>3} {'seconds':>9} {'peak':>8} {'pairs':>10}")
+    for n in (int(s) for s in args.sizes.split(",")):
+        for kind, r in (("upright", args.upright), ("turned", args.turned)):
+            line = subprocess.run(
+                [sys.executable, __file__, "--one", kind, str(n), str(r)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            res = json.loads(line)
+            print(
+                f"{n:>9} {kind:8} {r:>3} {res['seconds']:>9.2f} {mb(res['peak']):>8} {res['pairs']:>10}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
