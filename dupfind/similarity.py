@@ -86,10 +86,12 @@ def _views(a: Fingerprint, b: Fingerprint, turns: bool) -> list[Match]:
     if turns:
         # a's turn t matching b means b is a turned by t; b's turn t matching a means b is a
         # turned by the inverse of t (only the two quarter turns are not their own inverse).
-        for x, y, name in ((b, a, lambda t: t), (a, b, lambda t: _INVERSE.get(t, t))):
+        for x, y, inverse in ((b, a, False), (a, b, True)):
             pairs = zip(y.phash_turned, y.dhash_turned, strict=True)
             found += [
-                Match(name(t), (x.phash ^ p).bit_count(), (x.dhash ^ d).bit_count())  # type: ignore[operator]
+                Match(
+                    _INVERSE.get(t, t) if inverse else t, (x.phash ^ p).bit_count(), (x.dhash ^ d).bit_count()
+                )  # type: ignore[operator]
                 for t, (p, d) in enumerate(pairs, start=1)
             ]
     return found
