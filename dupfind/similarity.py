@@ -86,12 +86,12 @@ def _views(a: Fingerprint, b: Fingerprint, turns: bool) -> list[Match]:
     if turns:
         # a's turn t matching b means b is a turned by t; b's turn t matching a means b is a
         # turned by the inverse of t (only the two quarter turns are not their own inverse).
-        for x, y, inverse in ((b, a, False), (a, b, True)):
+        for (x_phash, x_dhash), y, inverse in (((b.phash, b.dhash), a, False), ((a.phash, a.dhash), b, True)):
             pairs = zip(y.phash_turned, y.dhash_turned, strict=True)
             found += [
                 Match(
-                    _INVERSE.get(t, t) if inverse else t, (x.phash ^ p).bit_count(), (x.dhash ^ d).bit_count()
-                )  # type: ignore[operator]
+                    _INVERSE.get(t, t) if inverse else t, (x_phash ^ p).bit_count(), (x_dhash ^ d).bit_count()
+                )
                 for t, (p, d) in enumerate(pairs, start=1)
             ]
     return found
