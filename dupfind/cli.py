@@ -36,6 +36,7 @@ from .report import (
     dedupe_summary_text,
     group_text,
     header,
+    install_hints,
     nearest_json,
     nearest_text,
     result_text,
@@ -385,6 +386,8 @@ def dedupe_command(
     is_protected = under_any((*protect, *([move_to] if move_to else [])))
     walk = WalkOptions(exclude=exclude, hidden=hidden, follow_symlinks=follow_symlinks)
     report, cache_path = _scan(roots, cache, ScanOptions(walk, jobs), quiet)
+    for hint in install_hints(report):
+        click.echo(f"dupfind: note: some files are compared by their bytes only; {hint}", err=True)
     options = PlanOptions(action, rule)
     grouped = plan_all(report.files, rules, options, is_protected)
     groups = [g for g, _ in grouped]

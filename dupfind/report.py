@@ -110,12 +110,16 @@ def scan_text(report: ScanReport, groups: Sequence[ExactGroup]) -> str:
     if skipped:
         lines += ["", "Skipped files:"]
         lines += _skipped_lines(skipped)
-    hints = sorted(
-        {h for f in skipped if f.reason == NO_DECODER for h in INSTALL_HINT.values() if h in f.detail}
-    )
+    hints = install_hints(report)
     if hints:
         lines += ["", "Found as exact copies only; for more:"] + [f"  {h}" for h in hints]
     return "\n".join(lines)
+
+
+def install_hints(report: ScanReport) -> list[str]:
+    """``pip install`` lines for the optional decoders that files of this scan needed."""
+    needed = [f.detail for f in report.skipped if f.reason == NO_DECODER]
+    return sorted({hint for hint in INSTALL_HINT.values() for detail in needed if hint in detail})
 
 
 def _skipped_lines(skipped: Sequence[Failure]) -> list[str]:

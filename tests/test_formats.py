@@ -108,6 +108,9 @@ def test_without_the_extra_exact_copies_are_found_and_the_summary_says_how(
     ]
     assert {s["reason"] for s in doc["skipped"]} == {"no decoder"}
     assert all(f"dupfind[{extra}]" in s["detail"] for s in doc["skipped"])
+    dedupe = _without(module, REPO, "dedupe", "--dry-run", "--jobs", "1", "-q", *cache, str(lib))
+    assert dedupe.returncode == 0, dedupe.stderr
+    assert f"dupfind[{extra}]" in dedupe.stderr and "a-copy" in dedupe.stdout
 
 
 # -- camera RAW ------------------------------------------------------------------------------
