@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .models import Candidate, ExactGroup, Group, ImageFile, ScannedFile, Similarity
-from .similarity import comparable, matches
+from .similarity import comparable, is_near
 from .vptree import pairs_across, pairs_within
 
 
@@ -116,7 +116,7 @@ def _near_units(units: dict[str, list[Candidate]], rule: Similarity) -> dict[str
             candidates.update(_pairs(by_hash[values[i]], turned[turned_values[j]]))
     neighbours: dict[str, set[str]] = defaultdict(set)
     for a, b in candidates:
-        if matches(units[a][0].fingerprint, units[b][0].fingerprint, rule):
+        if is_near(units[a][0].fingerprint, units[b][0].fingerprint, rule):
             neighbours[a].add(b)
             neighbours[b].add(a)
     return neighbours

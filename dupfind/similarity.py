@@ -116,6 +116,26 @@ def matches(a: Fingerprint, b: Fingerprint, rule: Similarity) -> Match | None:
     return _closest([m for m in _views(a, b, rule.turned > 0) if within(m, rule)])
 
 
+def is_near(a: Fingerprint, b: Fingerprint, rule: Similarity) -> bool:
+    """``matches(a, b, rule) is not None``, stopping at the first passing view: grouping
+    judges every candidate pair, and most pass upright."""
+    if a.sha256 == b.sha256:
+        return True
+    if not rule.near or a.phash is None or a.dhash is None or b.phash is None or b.dhash is None:
+        return False
+    p = (a.phash ^ b.phash).bit_count()
+    if p <= rule.phash and p + (a.dhash ^ b.dhash).bit_count() <= rule.combined:
+        return True
+    if rule.turned <= 0:
+        return False
+    for (x_phash, x_dhash), y in (((b.phash, b.dhash), a), ((a.phash, a.dhash), b)):
+        for turned_phash, turned_dhash in zip(y.phash_turned, y.dhash_turned, strict=True):
+            p = (x_phash ^ turned_phash).bit_count()
+            if p <= rule.turned and p + (x_dhash ^ turned_dhash).bit_count() <= rule.combined:
+                return True
+    return False
+
+
 def within(m: Match, rule: Similarity) -> bool:
     """Upright views are held to ``rule.phash``, turned ones to ``rule.turned``; both to
     ``rule.combined``."""

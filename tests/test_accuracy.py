@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from dupfind.fingerprint import TURNS, dhashes_turned, fingerprint_path, hash_to_int, phashes_and_stability
-from dupfind.models import Match
-from dupfind.similarity import PRESETS, TURN_NAMES, comparable, matches, similarity
+from dupfind.models import Fingerprint, Match
+from dupfind.similarity import PRESETS, TURN_NAMES, comparable, is_near, matches, similarity
 
 from .conftest import photo, save, write_photo
 
+HASH = st.integers(0, 2**64 - 1)
 _SWAPS = {
     Image.Transpose.TRANSPOSE,
     Image.Transpose.TRANSVERSE,
@@ -119,29 +120,54 @@ def test_presets_scale_the_rule() -> None:
     assert similarity(14, rotations=False).turned == 0 and not similarity(0).near
 
 
-@settings(max_examples=200, deadline=None)
+def flips(n: int):
+    """A 64-bit mask with up to ``n`` bits set."""
+    return st.lists(st.integers(0, 63), max_size=n).map(lambda bits: sum({1 << b for b in bits}))
+
+
+@settings(max_examples=300, deadline=None)
 @given(
-    a=st.integers(0, 2**64 - 1),
-    b=st.integers(0, 2**64 - 1),
-    da=st.integers(0, 2**64 - 1),
-    db=st.integers(0, 2**64 - 1),
+    a=HASH,
+    da=HASH,
+    near=flips(20),
+    dnear=flips(20),
+    turned_at=st.integers(0, 7),
+    seed=st.integers(0, 2**32),
     threshold=st.integers(0, 20),
 )
-def test_the_rule_is_symmetric_and_bounded(a: int, b: int, da: int, db: int, threshold: int) -> None:
-    from dupfind.models import Fingerprint
+def test_the_rule_is_symmetric_and_bounded(
+    a: int, da: int, near: int, dnear: int, turned_at: int, seed: int, threshold: int
+) -> None:
+    rng = np.random.default_rng(seed)
 
-    rng = np.random.default_rng(a % 1000)
-    turned = lambda: tuple(int(x) for x in rng.integers(0, 2**63, 7))  # noqa: E731
-    fa = Fingerprint("a" * 64, 0, da, a, 100, 100, "PNG", 1, None, None, None, turned(), turned(), 40)
-    fb = Fingerprint("b" * 64, 0, db, b, 100, 100, "PNG", 1, None, None, None, turned(), turned(), 40)
+    def randoms() -> list[int]:
+        return [int(x) for x in rng.integers(0, 2**63, 7)]
+
+    b_turned, db_turned = randoms(), randoms()
+    b, db = a ^ near, da ^ dnear  # near upright ...
+    if turned_at:  # ... or near once turned, and far upright
+        b_turned[turned_at - 1], db_turned[turned_at - 1] = b, db
+        b, db = b ^ (2**64 - 1), db ^ (2**64 - 1)
+    fa = Fingerprint(
+        "a" * 64, 0, da, a, 100, 100, "PNG", 1, None, None, None, tuple(randoms()), tuple(randoms()), 40
+    )
+    fb = Fingerprint(
+        "b" * 64, 0, db, b, 100, 100, "PNG", 1, None, None, None, tuple(b_turned), tuple(db_turned), 40
+    )
     rule = similarity(threshold)
     m = matches(fa, fb, rule)
-    assert (m is None) == (matches(fb, fa, rule) is None)
+    assert (m is None) == (matches(fb, fa, rule) is None) == (not is_near(fa, fb, rule))
     if m is not None:
         assert isinstance(m, Match) and m.phash + m.dhash <= rule.combined
         assert m.phash <= (rule.phash if m.turn == 0 else rule.turned)
-    if (a ^ b).bit_count() > threshold and m is not None:
-        assert m.turn != 0
+    p, d = near.bit_count(), dnear.bit_count()
+    if not turned_at:
+        assert (m is not None) == (rule.near and p <= threshold and p + d <= rule.combined) or (
+            m is not None and m.turn
+        )
+    elif rule.near and p <= rule.turned and p + d <= rule.combined:
+        assert m is not None and m.turn != 0
+    assert not is_near(fa, fb, similarity(threshold, rotations=False)) or (a ^ b).bit_count() <= threshold
 
 
 # -- SAFETY case 22: pictures with too little in them ---------------------------------------
