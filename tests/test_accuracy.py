@@ -229,3 +229,15 @@ def test_compare_says_why_a_blank_picture_is_exact_only(run, tmp_path: Path) -> 
     b = save(Image.new("RGB", (300, 200), (10, 10, 10)), tmp_path / "b.png")
     doc = json.loads(run("compare", "--json", str(a), str(b)).stdout)
     assert doc["verdict"] == "different" and "too little detail" in doc["exact_only"]
+
+
+def test_compare_one_photo_finds_its_turned_copy_in_the_library(run, tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    picture = photo(71, (400, 300))
+    save(picture, lib / "a.jpg", quality=90)
+    write_photo(lib / "other.jpg", 72, (400, 300))
+    assert run("scan", "-q", str(lib)).exit_code == 0
+    outside = save(picture.transpose(Image.Transpose.ROTATE_270), tmp_path / "turned.jpg", quality=80)
+    found = json.loads(run("compare", "--json", str(outside)).stdout)["matches"]
+    assert [Path(m["path"]).name for m in found] == ["a.jpg"]
+    assert json.loads(run("compare", "--json", "--no-rotations", str(outside)).stdout)["matches"] == []
