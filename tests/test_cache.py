@@ -183,3 +183,28 @@ def test_scanned_roots_are_remembered_for_later_commands(tmp_path: Path, scan_js
     scan_json(str(tmp_path / "b"), str(tmp_path / "a"))
     with open_cache(str(cache_path), "p") as cache:
         assert sorted(cache.roots()) == [str(tmp_path / "a"), str(tmp_path / "b")]
+
+
+def test_a_schema_1_cache_is_upgraded_and_its_rows_recomputed(
+    tmp_path: Path, scan_json, cache_path: Path
+) -> None:
+    import sqlite3
+
+    from dupfind import cache as cache_module
+
+    write_photo(tmp_path / "lib" / "a.jpg", 1)
+    cache_path.parent.mkdir(parents=True)
+    with sqlite3.connect(cache_path) as conn:  # what dupfind 0.1 with schema 1 left behind
+        conn.executescript(cache_module._SCHEMA)
+        conn.execute(f"PRAGMA application_id = {cache_module.APPLICATION_ID}")
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("INSERT INTO params(text) VALUES ('dupfind-fp/1;old')")
+    conn.close()
+    doc = scan_json(str(tmp_path / "lib"))
+    assert doc["fingerprinted"] == 1
+    with sqlite3.connect(cache_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == cache_module.SCHEMA_VERSION == 2
+        turned, stable = conn.execute("SELECT turned, stable_bits FROM files").fetchone()
+    conn.close()
+    assert len(turned) == 14 * 8 and stable >= 16
+    assert scan_json(str(tmp_path / "lib"))["cached"] == 1
