@@ -94,7 +94,7 @@ def _near_units(units: dict[str, list[Candidate]], rule: Similarity) -> dict[str
 
     Candidates come from the pHash index: upright pHashes within ``rule.phash`` of each
     other, and upright pHashes within ``rule.turned`` of another picture's turned pHashes;
-    each candidate pair is then judged by ``matches`` (dHash backing included)."""
+    each candidate pair is then judged by ``is_near`` (dHash backing included)."""
     by_hash: dict[int, list[str]] = defaultdict(list)
     turned: dict[int, list[str]] = defaultdict(list)
     for sha, members in units.items():
