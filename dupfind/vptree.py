@@ -11,9 +11,10 @@ wins, and ``pairs_within`` follows it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 
@@ -180,13 +181,18 @@ def pairs_multi_index(
             table = _Block(points, shift, width)
             tasks += [(table, top, radius) for top in range(width - 1, -2, -1)]
         shift += width
-    workers = workers or os.cpu_count() or 1
     run = lambda task: task[0].pairs(_masks(task[0].width, task[2], task[1]), task[1], r)  # noqa: E731
-    if workers <= 1 or len(points) < 50_000:
+    return _run_tasks(run, tasks, workers, len(points))
+
+
+def _run_tasks(run: Callable[[Any], list[Pairs]], tasks: list[Any], workers: int | None, size: int) -> Pairs:
+    """All tasks' pairs, on threads when there are enough points to pay for them."""
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or size < 50_000:
         return _normalise(p for task in tasks for p in run(task))
     with ThreadPoolExecutor(workers) as pool:
-        found = list(pool.map(run, tasks))
-    return _normalise(p for pairs in found for p in pairs)
+        per_task = list(pool.map(run, tasks))
+    return _normalise(p for pairs in per_task for p in pairs)
 
 
 class _Block:
@@ -194,7 +200,7 @@ class _Block:
 
     def __init__(self, points: np.ndarray, shift: int, width: int) -> None:
         self.width = width
-        keys = ((points >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
+        keys = self.keys_of(points, shift, width)
         self.order = np.argsort(keys, kind="stable")
         self.keys, self.points = keys[self.order], points[self.order]
         self.counts = np.bincount(keys, minlength=1 << width)
@@ -207,19 +213,10 @@ class _Block:
         # Each unordered pair of buckets (k, k ^ mask) once: probe from the lower key, the
         # one with the mask's highest bit clear.
         query = np.flatnonzero((self.keys >> top) & 1 == 0) if top >= 0 else np.arange(len(self.keys))
-        query_keys = self.keys[query]
         found = []
         for mask in masks:
-            sizes = self.counts[query_keys ^ mask]
-            ends = np.cumsum(sizes)
-            if not len(ends) or ends[-1] == 0:
-                continue
-            cuts = np.searchsorted(ends, np.arange(CANDIDATES_PER_STEP, int(ends[-1]), CANDIDATES_PER_STEP))
-            positions = np.arange(len(query))
-            for part in np.split(positions, cuts) if len(cuts) else [positions]:
-                rows = query[part]
-                q, o = self._verify(self.points[rows], query_keys[part], mask, sizes[part], r)
-                q = rows[q]
+            for q, o in self._probe(self.points[query], self.keys[query], mask, r):
+                q = query[q]
                 if not mask:
                     q, o = q[q < o], o[q < o]
                 if len(q):
@@ -229,19 +226,32 @@ class _Block:
     def across(self, points: np.ndarray, keys: np.ndarray, masks: list[int], r: int) -> list[Pairs]:
         """Pairs (i, j) of ``points[i]`` (another set, with its block keys) within r of the
         table's ``j``-th value, from probing with ``masks``."""
-        found = []
+        return [
+            np.stack([q, self.order[o]], axis=1).astype(np.int64)
+            for mask in masks
+            for q, o in self._probe(points, keys, mask, r)
+            if len(q)
+        ]
+
+    @staticmethod
+    def keys_of(points: np.ndarray, shift: int, width: int) -> np.ndarray:
+        return ((points >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
+
+    def _probe(
+        self, points: np.ndarray, keys: np.ndarray, mask: int, r: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Candidates within r of ``points`` (with their block ``keys``) in the buckets
+        ``key ^ mask``, verified in steps of CANDIDATES_PER_STEP: (position in ``points``,
+        position in the sorted table) per step."""
+        sizes = self.counts[keys ^ mask]
+        ends = np.cumsum(sizes)
+        if not len(ends) or ends[-1] == 0:
+            return
+        cuts = np.searchsorted(ends, np.arange(CANDIDATES_PER_STEP, int(ends[-1]), CANDIDATES_PER_STEP))
         every = np.arange(len(points))
-        for mask in masks:
-            sizes = self.counts[keys ^ mask]
-            ends = np.cumsum(sizes)
-            if not len(ends) or ends[-1] == 0:
-                continue
-            cuts = np.searchsorted(ends, np.arange(CANDIDATES_PER_STEP, int(ends[-1]), CANDIDATES_PER_STEP))
-            for part in np.split(every, cuts) if len(cuts) else [every]:
-                q, o = self._verify(points[part], keys[part], mask, sizes[part], r)
-                if len(q):
-                    found.append(np.stack([part[q], self.order[o]], axis=1).astype(np.int64))
-        return found
+        for part in np.split(every, cuts) if len(cuts) else [every]:
+            q, o = self._verify(points[part], keys[part], mask, sizes[part], r)
+            yield part[q], o
 
     def _verify(
         self, points: np.ndarray, keys: np.ndarray, mask: int, sizes: np.ndarray, r: int
@@ -280,16 +290,11 @@ def pairs_across(queries: Iterable[int], values: Iterable[int], r: int, workers:
     for width, radius in zip(block_widths(BLOCKS), block_radii(r, BLOCKS), strict=True):
         if radius >= 0:
             table = _Block(v, shift, width)
-            keys = ((q >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
+            keys = _Block.keys_of(q, shift, width)
             tasks += [(table, keys, _masks(width, radius, top)) for top in range(width - 1, -2, -1)]
         shift += width
     run = lambda task: task[0].across(q, task[1], task[2], r)  # noqa: E731
-    workers = workers or os.cpu_count() or 1
-    if workers <= 1 or len(q) + len(v) < 50_000:
-        return _normalise(p for task in tasks for p in run(task))
-    with ThreadPoolExecutor(workers) as pool:
-        per_task = list(pool.map(run, tasks))
-    return _normalise(p for pairs in per_task for p in pairs)
+    return _run_tasks(run, tasks, workers, len(q) + len(v))
 
 
 # -- the vantage-point tree ----------------------------------------------------------------
