@@ -52,7 +52,7 @@ def compare_files(path_a: str, path_b: str, rule: Similarity = DEFAULT_RULE) -> 
     exact_only = comparable(a_fp) or comparable(b_fp)
     if a_fp.sha256 == b_fp.sha256:
         verdict = IDENTICAL
-    elif exact_only is None and matches(a_fp, b_fp, rule):
+    elif matches(a_fp, b_fp, rule):
         verdict = NEAR_DUPLICATE
     else:
         verdict = DIFFERENT
@@ -94,12 +94,9 @@ def nearest_in_library(
     found = []
     for value in near:
         for row in by_hash[value]:
-            other = row.fingerprint
-            view = matches(fp, other, rule) if comparable(fp) is None and comparable(other) is None else None
-            if other.sha256 == fp.sha256:
-                view = View(0, 0, 0)
+            view = matches(fp, row.fingerprint, rule)
             if view and row.file.identity != file.identity and _still_there(row):
-                found.append(Match(row.file.path, view.phash, other.sha256 == fp.sha256))
+                found.append(Match(row.file.path, view.phash, row.fingerprint.sha256 == fp.sha256))
     found.sort(key=lambda m: (m.distance, m.path))
     return file, fp, found
 

@@ -315,9 +315,11 @@ def phashes_and_stability(gray: Image.Image) -> tuple[list[int], int]:
     rows = [pixels[r * _DCT_SIDE : (r + 1) * _DCT_SIDE] for r in range(_DCT_SIDE)]
     dct = scipy.fftpack.dct(scipy.fftpack.dct(rows, axis=0), axis=1)
     low: list[list[float]] = dct[:HASH_SIDE, :HASH_SIDE].tolist()
-    median = _median([c for row in low for c in row])
-    stable = sum(abs(c - median) > STABLE_MARGIN for row in low for c in row)
-    return [_above_median(low)] + [_above_median(_turn_dct(low, t)) for t in TURNS], stable
+    flat = [c for row in low for c in row]
+    median = _median(flat)
+    stable = sum(abs(c - median) > STABLE_MARGIN for c in flat)
+    upright = _bits(c > median for c in flat)
+    return [upright] + [_above_median(_turn_dct(low, t)) for t in TURNS], stable
 
 
 def _turn_dct(low: list[list[float]], turn: Image.Transpose) -> list[list[float]]:

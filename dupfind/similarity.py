@@ -108,10 +108,11 @@ def best_match(a: Fingerprint, b: Fingerprint, turns: bool = True) -> Match | No
 
 def matches(a: Fingerprint, b: Fingerprint, rule: Similarity) -> Match | None:
     """The closest passing view when ``a`` and ``b`` are near duplicates under ``rule``,
-    else None. Same bytes always match."""
+    else None. Same bytes always match; a picture that is not ``comparable`` matches
+    nothing else."""
     if a.sha256 == b.sha256:
         return Match(0, 0, 0)
-    if not rule.near:
+    if not rule.near or comparable(a) or comparable(b):
         return None
     return _closest([m for m in _views(a, b, rule.turned > 0) if within(m, rule)])
 
@@ -121,7 +122,9 @@ def is_near(a: Fingerprint, b: Fingerprint, rule: Similarity) -> bool:
     judges every candidate pair, and most pass upright."""
     if a.sha256 == b.sha256:
         return True
-    if not rule.near or a.phash is None or a.dhash is None or b.phash is None or b.dhash is None:
+    if not rule.near or comparable(a) or comparable(b):
+        return False
+    if a.phash is None or a.dhash is None or b.phash is None or b.dhash is None:  # for mypy: comparable
         return False
     p = (a.phash ^ b.phash).bit_count()
     if p <= rule.phash and p + (a.dhash ^ b.dhash).bit_count() <= rule.combined:
