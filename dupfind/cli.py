@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import click
@@ -153,63 +154,76 @@ cache_option = click.option(
 )
 
 
-def walk_options(command: Any) -> Any:
-    """The walk's options, shared by scan and dedupe (which scans first)."""
-    for option in reversed(
-        [
-            click.option(
-                "--exclude",
-                metavar="GLOB",
-                multiple=True,
-                help="Skip files and folders matching GLOB (name or full path). Repeatable.",
-            ),
-            click.option(
-                "--hidden", is_flag=True, help="Also scan hidden files and folders (names starting with '.')."
-            ),
-            click.option(
-                "--follow-symlinks",
-                is_flag=True,
-                help="Follow symbolic links (each file and folder is still visited once).",
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
+def _option_group(into: str, build: Callable[..., Any], options: list[Any]) -> Callable[[Any], Any]:
+    """Click options handed to the command as one value: ``into=build(**their values)``;
+    ``build``'s parameters name the options' values."""
+    keys = tuple(inspect.signature(build).parameters)
+
+    def decorate(command: Any) -> Any:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kw: Any) -> Any:
+            values = {key: kw.pop(key) for key in keys}
+            return command(*args, **{into: build(**values)}, **kw)
+
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate
 
 
-def similarity_options(command: Any) -> Any:
-    """--similarity, --threshold and --no-rotations, handed to the command as one ``rule``."""
+def _walk(exclude: tuple[str, ...], hidden: bool, follow_symlinks: bool) -> WalkOptions:
+    return WalkOptions(exclude=exclude, hidden=hidden, follow_symlinks=follow_symlinks)
 
-    @functools.wraps(command)
-    def wrapper(
-        *args: Any, similarity_name: str | None, threshold: int | None, no_rotations: bool, **kw: Any
-    ) -> Any:
-        if similarity_name is not None and threshold is not None:
-            raise click.UsageError("--similarity and --threshold cannot be used together")
-        bits = threshold if threshold is not None else PRESETS[similarity_name or DEFAULT_PRESET]
-        return command(*args, rule=similarity(bits, rotations=not no_rotations), **kw)
 
-    for option in reversed(
-        [
-            click.option(
-                "--similarity",
-                "similarity_name",
-                type=click.Choice(list(PRESETS)),
-                help=f"How alike near duplicates must be (default {DEFAULT_PRESET}; README: Thresholds).",
-            ),
-            click.option(
-                "--threshold",
-                type=click.IntRange(0, 32),
-                help="Largest pHash distance (bits of 64) for near duplicates, instead of a preset; "
-                "0: exact copies only.",
-            ),
-            click.option(
-                "--no-rotations", is_flag=True, help="Do not match mirrored, flipped or turned copies."
-            ),
-        ]
-    ):
-        wrapper = option(wrapper)
-    return wrapper
+def _rule(similarity_name: str | None, threshold: int | None, no_rotations: bool) -> Similarity:
+    if similarity_name is not None and threshold is not None:
+        raise click.UsageError("--similarity and --threshold cannot be used together")
+    bits = threshold if threshold is not None else PRESETS[similarity_name or DEFAULT_PRESET]
+    return similarity(bits, rotations=not no_rotations)
+
+
+# The walk's options, shared by scan and dedupe (which scans first), as ``walk``.
+walk_options = _option_group(
+    "walk",
+    _walk,
+    [
+        click.option(
+            "--exclude",
+            metavar="GLOB",
+            multiple=True,
+            help="Skip files and folders matching GLOB (name or full path). Repeatable.",
+        ),
+        click.option(
+            "--hidden", is_flag=True, help="Also scan hidden files and folders (names starting with '.')."
+        ),
+        click.option(
+            "--follow-symlinks",
+            is_flag=True,
+            help="Follow symbolic links (each file and folder is still visited once).",
+        ),
+    ],
+)
+# --similarity, --threshold and --no-rotations, shared by compare and dedupe, as ``rule``.
+similarity_options = _option_group(
+    "rule",
+    _rule,
+    [
+        click.option(
+            "--similarity",
+            "similarity_name",
+            type=click.Choice(list(PRESETS)),
+            help=f"How alike near duplicates must be (default {DEFAULT_PRESET}; README: Similarity).",
+        ),
+        click.option(
+            "--threshold",
+            type=click.IntRange(0, 32),
+            help="Largest pHash distance (bits of 64) for near duplicates, instead of a preset; "
+            "0: exact copies only.",
+        ),
+        click.option("--no-rotations", is_flag=True, help="Do not match mirrored, flipped or turned copies."),
+    ],
+)
 
 
 def _scan(
@@ -245,9 +259,7 @@ def _scan(
 def scan_command(
     roots: tuple[str, ...],
     cache: str | None,
-    exclude: tuple[str, ...],
-    hidden: bool,
-    follow_symlinks: bool,
+    walk: WalkOptions,
     jobs: int | None,
     as_json: bool,
     quiet: bool,
@@ -260,7 +272,6 @@ def scan_command(
     \b
     Example:  dupfind scan ~/Pictures /mnt/nas/photos --exclude '*/.thumbnails/*'
     """
-    walk = WalkOptions(exclude=exclude, hidden=hidden, follow_symlinks=follow_symlinks)
     report, _ = _scan(roots, cache, ScanOptions(walk, jobs), quiet)
     groups = group_exact(report.files)
     if as_json:
@@ -353,9 +364,7 @@ def dedupe_command(
     yes_near: bool,
     move_to: str | None,
     hardlink: bool,
-    exclude: tuple[str, ...],
-    hidden: bool,
-    follow_symlinks: bool,
+    walk: WalkOptions,
     jobs: int | None,
     as_json: bool,
     quiet: bool,
@@ -384,7 +393,6 @@ def dedupe_command(
     interactive = not dry_run and not (yes or yes_near) and sys.stdin.isatty() and not as_json
     # The quarantine is protected too: a later dedupe must not "deduplicate" it.
     is_protected = under_any((*protect, *([move_to] if move_to else [])))
-    walk = WalkOptions(exclude=exclude, hidden=hidden, follow_symlinks=follow_symlinks)
     report, cache_path = _scan(roots, cache, ScanOptions(walk, jobs), quiet)
     for hint in install_hints(report):
         click.echo(f"dupfind: note: some files are compared by their bytes only; {hint}", err=True)
