@@ -72,12 +72,6 @@ TURNS = (
     Image.Transpose.ROTATE_90,
     Image.Transpose.ROTATE_270,
 )
-_SWAPS_AXES = {
-    Image.Transpose.TRANSPOSE,
-    Image.Transpose.TRANSVERSE,
-    Image.Transpose.ROTATE_90,
-    Image.Transpose.ROTATE_270,
-}
 HASH_SIDE = 8  # every hash is 8x8 = 64 bits
 _DCT_SIDE = 32  # imagehash's pHash input: 32x32, of which the low 8x8 DCT block is kept
 # A pHash bit is "stable" when its DCT coefficient stands this far from the median: about a
@@ -356,10 +350,11 @@ def _bits(flags: Iterable[bool]) -> int:
 
 def dhashes_turned(gray: Image.Image) -> list[int]:
     """imagehash's dHash (9x8, each pixel brighter than its left neighbour) of the picture
-    and of its seven turns. A turn that swaps the axes needs the picture reduced to 8x9."""
+    and of its seven turns. A turn that swaps the axes (transposes, in _DCT_TURNS) needs the
+    picture reduced to 8x9."""
     wide = gray.resize((HASH_SIDE + 1, HASH_SIDE), Image.Resampling.LANCZOS)
     tall = gray.resize((HASH_SIDE, HASH_SIDE + 1), Image.Resampling.LANCZOS)
-    grids = [wide] + [(tall if t in _SWAPS_AXES else wide).transpose(t) for t in TURNS]
+    grids = [wide] + [(tall if _DCT_TURNS[t][0] else wide).transpose(t) for t in TURNS]
     return [_brighter_than_left(grid) for grid in grids]
 
 
