@@ -118,13 +118,17 @@ def matches(a: Fingerprint, b: Fingerprint, rule: Similarity) -> Match | None:
 
 
 def is_near(a: Fingerprint, b: Fingerprint, rule: Similarity) -> bool:
-    """``matches(a, b, rule) is not None``, stopping at the first passing view: grouping
-    judges every candidate pair, and most pass upright."""
+    """``matches(a, b, rule) is not None``, stopping at the first passing view."""
     if a.sha256 == b.sha256:
         return True
-    if not rule.near or comparable(a) or comparable(b):
-        return False
-    if a.phash is None or a.dhash is None or b.phash is None or b.dhash is None:  # for mypy: comparable
+    return rule.near and comparable(a) is None and comparable(b) is None and hashes_near(a, b, rule)
+
+
+def hashes_near(a: Fingerprint, b: Fingerprint, rule: Similarity) -> bool:
+    """The hash part of ``is_near``, for two pictures already known to be ``comparable``:
+    grouping checks that once per picture, then judges every candidate pair here, and most
+    pass upright."""
+    if a.phash is None or a.dhash is None or b.phash is None or b.dhash is None:
         return False
     p = (a.phash ^ b.phash).bit_count()
     if p <= rule.phash and p + (a.dhash ^ b.dhash).bit_count() <= rule.combined:
