@@ -14,15 +14,16 @@ import hashlib
 import os
 import shutil
 import stat
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from .errors import ActionError, FingerprintError
 from .fingerprint import fingerprint_bytes, read_bytes
 from .journal import Journal
 from .models import Action, Candidate, GroupOutcome, ImageFile, Outcome, PlannedGroup
+from .offlimits import OffLimits, home_trash
 from .similarity import matches
-from .trashdir import TMPFS_TYPES, filesystem_type, find_trashed, home_trash
+from .trashdir import TMPFS_TYPES, filesystem_type, find_trashed
 
 
 # -- checks right before acting (SAFETY.md rules 1 and 2) --------------------------------------
@@ -57,7 +58,13 @@ def recheck(c: Candidate) -> tuple[str | None, bytes | None]:
     return (None, data) if digest == c.fingerprint.sha256 else ("content changed since the scan", None)
 
 
-def check_keeper(group: PlannedGroup) -> str | None:
+def check_keeper(group: PlannedGroup, off_limits: OffLimits | None = None) -> str | None:
+    # The last line of defence of SAFETY.md rule 13: a keeper in the trash or a quarantine
+    # is no keeper, whatever put it in the plan; its group would lose the last real copy.
+    for name in group.keeper.names:
+        where = (off_limits or OffLimits.around()).why(name)
+        if where is not None:
+            return f"keeper lies in {where}: a copy there is not a copy"
     problem, _ = recheck(group.keeper)
     return f"keeper {problem}" if problem else None
 
@@ -89,6 +96,7 @@ class Executor:
     dry run, whose outcomes say what would have been done."""
 
     moves = True
+    folder: str | None = None  # where files go when it is a folder of ours (the quarantine)
 
     def preflight(self, paths: Sequence[str]) -> None:
         """Raise ActionError when this executor cannot work for these paths."""
@@ -123,7 +131,10 @@ class Trash(Executor):
         # On home's filesystem the probe is made beside the trash, so no photo folder is
         # touched; on another one it must be made there (send2trash picks the trash by device).
         _, data_home = home_trash()
-        home_device = os.stat(os.path.realpath(os.path.expanduser("~"))).st_dev
+        try:
+            home_device: int | None = os.stat(os.path.realpath(os.path.expanduser("~"))).st_dev
+        except OSError:  # no home folder: every probe is made beside the files
+            home_device = None
         seen: set[int] = set()
         for path in paths:
             folder = os.path.dirname(os.path.abspath(path))
@@ -176,7 +187,7 @@ class Quarantine(Executor):
     """``--move-to DIR``: the file goes to DIR + its absolute path (never overwriting)."""
 
     def __init__(self, folder: str) -> None:
-        self.folder = os.path.abspath(folder)
+        self.folder: str = os.path.abspath(folder)
 
     def preflight(self, paths: Sequence[str]) -> None:
         try:
@@ -249,22 +260,29 @@ def executor_for(action: str, move_to: str | None, dry_run: bool) -> Executor:
 # -- the action phase --------------------------------------------------------------------------
 @dataclass
 class Actor:
-    """Applies planned groups one at a time; with a journal unless it is a dry run."""
+    """Applies planned groups one at a time; with a journal unless it is a dry run.
+
+    A move that cannot be journaled is not made: once the journal cannot be written (a full
+    disk), ``stopped`` says why and every later group is refused untouched."""
 
     executor: Executor
     journal: Journal | None = None
     arguments: tuple[str, ...] = ()
     run_id: str = ""
     seq: int = 0
+    off_limits: OffLimits = field(default_factory=OffLimits.around)
+    stopped: str | None = None
 
     def finish(self) -> None:
-        if self.journal and self.run_id:
-            self.journal.end_run(self.run_id)
+        if self.journal and self.run_id and not self.stopped:
+            self._record(self.journal.end_run, self.run_id)
 
     def apply(self, group: PlannedGroup) -> GroupOutcome:
         if not group.victims:
             return GroupOutcome(group, ())
-        problem = check_keeper(group)
+        if self.stopped:
+            return GroupOutcome(group, (), refused=f"not attempted: {self.stopped}")
+        problem = check_keeper(group, self.off_limits)
         if problem:
             return GroupOutcome(group, (), refused=problem)
         outcomes: list[Outcome] = []
@@ -272,8 +290,25 @@ class Actor:
             outcomes += self._apply_one(group, action)
         return GroupOutcome(group, tuple(outcomes))
 
+    def _record(self, write: Callable[..., object], *args: object, **fields: object) -> bool:
+        """Write one journal record; on failure stop the run (and say why) and return False."""
+        try:
+            write(*args, **fields)
+        except OSError as exc:
+            self._journal_failed(exc)
+            return False
+        return True
+
+    def _journal_failed(self, exc: OSError) -> None:
+        where = self.journal.path if self.journal else "journal"
+        self.stopped = f"the journal {where} cannot be written ({exc.strerror or exc})"
+
     def _apply_one(self, group: PlannedGroup, action: Action) -> list[Outcome]:
         victim = action.candidate
+        if self.stopped:
+            return [
+                Outcome(name, action.action, False, f"not attempted: {self.stopped}") for name in victim.names
+            ]
         problem = check_victim(group, action)
         if problem:
             return [Outcome(name, action.action, False, problem) for name in victim.names]
@@ -297,30 +332,45 @@ class Actor:
     def _move(self, group: PlannedGroup, action: Action, name: str) -> Outcome:
         keeper, victim = group.keeper, action.candidate
         self.seq += 1
-        if self.journal and not self.run_id:  # a run is recorded once it moves something
-            self.run_id = self.journal.start_run(list(self.arguments))
         if self.journal:
-            self.journal.intent(
-                self.run_id,
-                self.seq,
-                action=action.action,
-                path=name,
-                sha256=victim.fingerprint.sha256,
-                dev=victim.file.dev,
-                ino=victim.file.ino,
-                keeper=keeper.path,
-            )
+            # No record, no move: a move the journal does not know of could not be undone.
+            if not self.run_id:  # a run is recorded once it moves something
+                run_id = self._start_run()
+                if run_id is None:
+                    return Outcome(name, action.action, False, f"not moved: {self.stopped}")
+                self.run_id = run_id
+            intent = {
+                "action": action.action,
+                "path": name,
+                "sha256": victim.fingerprint.sha256,
+                "dev": victim.file.dev,
+                "ino": victim.file.ino,
+                "keeper": keeper.path,
+            }
+            if self.executor.folder:
+                intent["quarantine"] = self.executor.folder
+            if not self._record(self.journal.intent, self.run_id, self.seq, **intent):
+                return Outcome(name, action.action, False, f"not moved: {self.stopped}")
         try:
             destination = self.executor.run(name, keeper.path, victim.fingerprint.sha256)
         except ActionError as exc:
             if self.journal:
-                self.journal.outcome(self.run_id, self.seq, "failed", reason=str(exc))
+                self._record(self.journal.outcome, self.run_id, self.seq, "failed", reason=str(exc))
             return Outcome(name, action.action, False, str(exc))
         if self.journal:
-            self.journal.outcome(self.run_id, self.seq, "done", destination=destination)
+            # Moved but not recorded as done: the next run reconciles the pending intent.
+            self._record(self.journal.outcome, self.run_id, self.seq, "done", destination=destination)
         if not self.executor.moves:
             return Outcome(name, action.action, False, "dry run")
         return Outcome(name, action.action, True, action.reason, destination)
+
+    def _start_run(self) -> str | None:
+        assert self.journal is not None
+        try:
+            return self.journal.start_run(list(self.arguments))
+        except OSError as exc:
+            self._journal_failed(exc)
+            return None
 
 
 def _link_count(c: Candidate) -> int:

@@ -75,9 +75,14 @@ def default_cache_path() -> str:
     env = os.environ.get("DUPFIND_CACHE")
     if env:
         return os.path.abspath(env)
+    return os.path.join(default_cache_folder(), "cache.sqlite3")
+
+
+def default_cache_folder() -> str:
+    """dupfind's folder in the user cache directory (never scanned as a library)."""
     import platformdirs  # only here: the one place that needs it
 
-    return os.path.join(platformdirs.user_cache_dir("dupfind", appauthor=False), "cache.sqlite3")
+    return platformdirs.user_cache_dir("dupfind", appauthor=False)
 
 
 @dataclass(frozen=True)

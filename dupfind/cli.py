@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import click
@@ -27,6 +28,7 @@ from .group import group_exact
 from .journal import Journal, exclusive, journal_path
 from .keeper import DEFAULT_RULES, Rule, parse_rules
 from .models import Group, GroupOutcome, PlannedGroup, Progress, ScanReport, Similarity
+from .offlimits import OffLimits
 from .plan import PlanError, PlanOptions, confirm, plan_all, plan_group, unconfirmed, under_any
 from .prompt import review
 from .report import (
@@ -38,6 +40,7 @@ from .report import (
     group_text,
     header,
     install_hints,
+    left_out_note,
     nearest_json,
     nearest_text,
     result_text,
@@ -45,7 +48,7 @@ from .report import (
     scan_text,
     undo_text,
 )
-from .scan import ScanOptions, scan
+from .scan import ScanOptions, off_limits, scan
 from .similarity import DEFAULT_PRESET, PRESETS, similarity
 from .walk import WalkOptions, normalize_roots
 
@@ -70,6 +73,7 @@ class _OneLineErrors(click.Group):
     ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        _escape_unencodable()
         try:
             code = super().main(args, prog_name or "dupfind", complete_var, False, **extra)
         except click.UsageError as exc:
@@ -80,6 +84,16 @@ class _OneLineErrors(click.Group):
         except (click.Abort, KeyboardInterrupt):
             _fail("interrupted", EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _escape_unencodable() -> None:
+    """A name the terminal's encoding cannot show (an emoji on a Latin-1 locale) is printed
+    escaped, as --json does, instead of stopping the run with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 def _fail(message: str, code: int) -> None:
@@ -130,9 +144,10 @@ def _emit_json(document: dict[str, Any]) -> None:
 
 
 def _emit_text(text: str) -> None:
-    # Paths are already escaped; this only guards against a stdout that cannot encode.
+    # Paths are already escaped; this guards against a stdout that cannot encode them,
+    # also where _escape_unencodable could not reach (a library caller's stream).
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-    click.echo(text.encode(encoding, "replace").decode(encoding))
+    click.echo(text.encode(encoding, "backslashreplace").decode(encoding))
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -246,6 +261,9 @@ def _scan(
         bars.close()
     for warning in report.warnings:
         click.echo(f"dupfind: warning: {warning}", err=True)
+    note = left_out_note(report)
+    if note:
+        click.echo(f"dupfind: note: {note}", err=True)
     return report, db.path
 
 
@@ -393,6 +411,8 @@ def dedupe_command(
     interactive = not dry_run and not (yes or yes_near) and sys.stdin.isatty() and not as_json
     # The quarantine is protected too: a later dedupe must not "deduplicate" it.
     is_protected = under_any((*protect, *([move_to] if move_to else [])))
+    if move_to:  # nor is it walked, as no quarantine of an earlier run is
+        walk = replace(walk, off_limits=OffLimits.around(quarantines=[move_to]))
     report, cache_path = _scan(roots, cache, ScanOptions(walk, jobs), quiet)
     for hint in install_hints(report):
         click.echo(f"dupfind: note: some files are compared by their bytes only; {hint}", err=True)
@@ -407,12 +427,18 @@ def dedupe_command(
     executor = executor_for(action, move_to, dry_run)
     results: list[GroupOutcome] = []
     stopped = False
+    actor: Actor | None = None
     try:
         with _action_phase(journal, cache_path) as actor_journal:
             if journal is not None:
                 # Interactive answers may choose other keepers: check every member's folder.
                 preflight(executor, plans if interactive else [p for p in plans if p.victims])
-            actor = Actor(executor, actor_journal, tuple(sys.argv[1:]))
+            actor = Actor(
+                executor,
+                actor_journal,
+                tuple(sys.argv[1:]),
+                off_limits=off_limits(cache_path, walk.off_limits),
+            )
             try:
                 stopped = _run_groups(groups, plans, rules, options, actor, interactive, as_json, results)
             finally:
@@ -427,6 +453,13 @@ def dedupe_command(
     else:
         _emit_text(dedupe_summary_text(results, dry_run))
     summary = dedupe_summary(results)
+    if actor is not None and actor.stopped:
+        click.echo(
+            f"dupfind: error: {actor.stopped}: stopped before the next group; "
+            f"{summary['files_removed']} files moved so far ('dupfind undo' lists the run)",
+            err=True,
+        )
+        return EXIT_NOT_DONE
     if stopped:
         click.echo("dupfind: review stopped; the remaining groups were not touched", err=True)
         return EXIT_INTERRUPTED
@@ -486,13 +519,15 @@ def _run_groups(
                 except PlanError as exc:
                     plan = unconfirmed(plan, str(exc))
         elif not as_json and plan.victims:
-            click.echo(group_text(plan, number, total))
+            _emit_text(group_text(plan, number, total))
         result = actor.apply(plan)
         results.append(result)
         if not as_json and (interactive or plan.victims):
             text = result_text(result)
             if text:
-                click.echo(text)
+                _emit_text(text)
+        if actor.stopped:
+            return False
     return False
 
 

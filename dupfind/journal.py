@@ -107,6 +107,22 @@ class Journal:
                 runs[entry.run]["actions"] += 1
         return list(runs.values())
 
+    def quarantines(self) -> list[str]:
+        """Every ``--move-to`` folder a run has moved files into: never part of a library.
+        Intents name their folder; older ones are read back from where the file went."""
+        folders: set[str] = set()
+        for entry in self.entries():
+            if entry.intent.get("action") != "move":
+                continue
+            if entry.intent.get("quarantine"):
+                folders.add(entry.intent["quarantine"])
+                continue
+            destination, path = entry.detail.get("destination"), entry.intent.get("path", "")
+            tail = os.sep + os.path.dirname(path).lstrip(os.sep)  # Quarantine keeps the folders
+            if destination and os.path.dirname(destination).endswith(tail):
+                folders.add(os.path.dirname(destination)[: -len(tail)] or os.sep)
+        return sorted(folders)
+
     def entries(self, run: str | None = None) -> list[Entry]:
         """Every intent (of one run, or all), with its latest state."""
         return _entries(self.records(), run)

@@ -71,6 +71,15 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A folder the walk did not enter because it is never a library (a trash, a quarantine,
+    dupfind's cache folder): ``why`` says which."""
+
+    path: str
+    why: str
+
+
+@dataclass(frozen=True)
 class ScannedFile:
     """A file seen in this scan together with its fingerprint (fresh or from the cache)."""
 
@@ -114,6 +123,7 @@ class ScanReport:
     pruned: int
     seconds: float
     warnings: tuple[str, ...] = field(default=())
+    left_out: tuple[LeftOut, ...] = field(default=())
 
     @property
     def distinct_files(self) -> int:

@@ -83,6 +83,7 @@ def scan_json(report: ScanReport, groups: Sequence[ExactGroup], arguments: Seque
         "exact_duplicate_files": sum(len(g.files) - 1 for g in groups),
         "exact_duplicate_bytes": sum(g.wasted_bytes for g in groups),
         "warnings": list(report.warnings),
+        "left_out": [{"path": x.path, "why": x.why} for x in report.left_out],
         "seconds": round(report.seconds, 3),
     }
 
@@ -114,6 +115,15 @@ def scan_text(report: ScanReport, groups: Sequence[ExactGroup]) -> str:
     if hints:
         lines += ["", "Found as exact copies only; for more:"] + [f"  {h}" for h in hints]
     return "\n".join(lines)
+
+
+def left_out_note(report: ScanReport) -> str | None:
+    """One line naming the folders the walk did not enter because they are never a library."""
+    if not report.left_out:
+        return None
+    shown = ", ".join(f"{display_path(x.path)} ({x.why})" for x in report.left_out[:3])
+    more = f" and {len(report.left_out) - 3} more" if len(report.left_out) > 3 else ""
+    return f"left out, never a library: {shown}{more}"
 
 
 def install_hints(report: ScanReport) -> list[str]:

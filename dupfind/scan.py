@@ -11,10 +11,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 
-from .cache import Cache, CachedRow
+from .cache import Cache, CachedRow, default_cache_folder
 from .errors import ScanError
 from .fingerprint import fingerprint_file
-from .models import Failure, Fingerprint, ImageFile, Progress, ScannedFile, ScanReport
+from .journal import Journal, journal_path
+from .models import Failure, Fingerprint, ImageFile, LeftOut, Progress, ScannedFile, ScanReport
+from .offlimits import OffLimits
 from .walk import WalkOptions, normalize_roots, walk
 
 ProgressCallback = Callable[[Progress], None]
@@ -53,9 +55,11 @@ def scan(
     report = progress or (lambda _p: None)
     roots = normalize_roots(roots)
     walk_options = replace(
-        options.walk, skip_identities=options.walk.skip_identities | _identities(cache.files())
+        options.walk,
+        skip_identities=options.walk.skip_identities | _identities(cache.files()),
+        off_limits=off_limits(cache.path, options.walk.off_limits),
     )
-    listed, failures = list_files(roots, walk_options, report)
+    listed, failures, left_out = list_files(roots, walk_options, report)
     known = cache.load(roots)
     reused, todo = partition(listed, known, cache.params_id)
     fresh, more_failures = fingerprint_all(todo, cache, options.jobs, report)
@@ -73,6 +77,17 @@ def scan(
         pruned=pruned,
         seconds=time.monotonic() - started,
         warnings=tuple(cache.warnings),
+        left_out=tuple(left_out),
+    )
+
+
+def off_limits(cache_path: str, extra: OffLimits | None = None) -> OffLimits:
+    """Every folder that is never a library for a run using this cache: the trashes, the
+    quarantines its journal knows (and ``extra``'s places), dupfind's cache folder."""
+    quarantines = Journal(journal_path(cache_path)).quarantines()
+    places = extra.places if extra else ()
+    return OffLimits.around(
+        quarantines=[*quarantines, *(p for p, _ in places)], cache_folders=[default_cache_folder()]
     )
 
 
@@ -96,19 +111,23 @@ def _identities(paths: Iterable[str]) -> frozenset[tuple[int, int]]:
 
 def list_files(
     roots: Sequence[str], options: WalkOptions, report: ProgressCallback
-) -> tuple[dict[str, ImageFile], list[Failure]]:
-    """Stage 1: every candidate file by path (each path once), and what could not be listed."""
+) -> tuple[dict[str, ImageFile], list[Failure], list[LeftOut]]:
+    """Stage 1: every candidate file by path (each path once), what could not be listed,
+    and the folders left out."""
     listed: dict[str, ImageFile] = {}
     failures: list[Failure] = []
+    left_out: list[LeftOut] = []
     for item in walk(roots, options):
         if isinstance(item, Failure):
             failures.append(item)
+        elif isinstance(item, LeftOut):
+            left_out.append(item)
         else:
             listed.setdefault(item.path, item)
             if len(listed) % 1000 == 0:
                 report(Progress("walk", len(listed), None))
     report(Progress("walk", len(listed), len(listed)))
-    return listed, failures
+    return listed, failures, left_out
 
 
 def partition(

@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from .offlimits import home_trash
+
 TMPFS_TYPES = frozenset({"tmpfs", "ramfs", "devtmpfs"})
 
 
@@ -22,12 +24,6 @@ class Trashed:
 
     data: str
     info: str
-
-
-def home_trash() -> tuple[str, str]:
-    """(trash folder, the folder relative paths in it are based on)."""
-    data_home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    return os.path.join(data_home, "Trash"), data_home
 
 
 def mount_point(path: str) -> str:

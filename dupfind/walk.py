@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from . import errors
 from .errors import RootError
-from .models import Failure, ImageFile
+from .models import Failure, ImageFile, LeftOut
+from .offlimits import OffLimits
 
 # Formats Pillow decodes (HEIC/HEIF and AVIF need their plugin or a recent Pillow).
 DECODABLE_EXTENSIONS = frozenset("jpg jpeg jpe jfif png gif webp tif tiff bmp heic heif hif avif".split())
@@ -25,13 +26,15 @@ DEFAULT_EXTENSIONS = DECODABLE_EXTENSIONS | RAW_EXTENSIONS
 @dataclass(frozen=True)
 class WalkOptions:
     """How to walk. ``skip_identities`` holds ``(st_dev, st_ino)`` of files never to list
-    (the cache and its journal)."""
+    (the cache and its journal); ``off_limits`` the folders never to enter (None: every
+    trash; scan() adds the quarantines and the cache folder)."""
 
     exclude: tuple[str, ...] = ()
     hidden: bool = False
     follow_symlinks: bool = False
     extensions: frozenset[str] = DEFAULT_EXTENSIONS
     skip_identities: frozenset[tuple[int, int]] = field(default_factory=frozenset)
+    off_limits: OffLimits | None = None
 
 
 def extension(name: str) -> str:
@@ -60,6 +63,7 @@ def image_file(path: str, st: os.stat_result) -> ImageFile:
 class _Walker:
     def __init__(self, options: WalkOptions) -> None:
         self.options = options
+        self.off_limits = options.off_limits or OffLimits.around()
         self.visited_dirs: set[tuple[int, int]] = set()
         patterns = [fnmatch.translate(p) for p in options.exclude]
         self.excluded = re.compile("|".join(patterns)).match if patterns else None
@@ -72,7 +76,11 @@ class _Walker:
     def wanted(self, name: str) -> bool:
         return extension(name) in self.options.extensions
 
-    def root(self, root: str) -> Iterator[ImageFile | Failure]:
+    def root(self, root: str) -> Iterator[ImageFile | Failure | LeftOut]:
+        why = self.off_limits.why(root)
+        if why is not None:
+            yield LeftOut(root, why)
+            return
         try:
             st = os.stat(root)  # a root the user named is followed even if it is a link
         except OSError as exc:
@@ -86,7 +94,7 @@ class _Walker:
         else:
             yield Failure(root, errors.NOT_REGULAR)
 
-    def directory(self, top: str, top_stat: os.stat_result) -> Iterator[ImageFile | Failure]:
+    def directory(self, top: str, top_stat: os.stat_result) -> Iterator[ImageFile | Failure | LeftOut]:
         # An explicit stack keeps deep trees off the Python call stack; the visited set
         # makes overlapping roots and followed link loops list each directory once.
         stack = [(top, top_stat)]
@@ -96,6 +104,10 @@ class _Walker:
             if key in self.visited_dirs:
                 continue
             self.visited_dirs.add(key)
+            why = self.off_limits.why_folder(path, st)
+            if why is not None:
+                yield LeftOut(path, why)
+                continue
             try:
                 with os.scandir(path) as entries:
                     subdirs = yield from self.entries(entries)
@@ -106,7 +118,7 @@ class _Walker:
 
     def entries(
         self, entries: Iterator[os.DirEntry[str]]
-    ) -> Generator[ImageFile | Failure, None, list[tuple[str, os.stat_result]]]:
+    ) -> Generator[ImageFile | Failure | LeftOut, None, list[tuple[str, os.stat_result]]]:
         subdirs: list[tuple[str, os.stat_result]] = []
         for entry in entries:
             name, path = entry.name, entry.path
@@ -132,7 +144,9 @@ class _Walker:
             return Failure(path, errors.NOT_REGULAR)
         return image_file(path, st)
 
-    def followed(self, path: str, subdirs: list[tuple[str, os.stat_result]]) -> ImageFile | Failure | None:
+    def followed(
+        self, path: str, subdirs: list[tuple[str, os.stat_result]]
+    ) -> ImageFile | Failure | LeftOut | None:
         # Whatever is reached through a link is recorded under its real path, so a later
         # action always works on the file itself and never on a link to it.
         try:
@@ -140,17 +154,24 @@ class _Walker:
         except OSError:
             return None  # a dangling link is not a photo
         real = os.path.realpath(path)
-        if stat.S_ISDIR(st.st_mode):
-            subdirs.append((real, st))
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if not is_dir and (
+            not self.wanted(os.path.basename(real)) or self.is_excluded(os.path.basename(real), real)
+        ):
             return None
-        if not self.wanted(os.path.basename(real)) or self.is_excluded(os.path.basename(real), real):
+        # A link can lead anywhere, into the middle of a trash too: test the whole real path.
+        why = self.off_limits.why(real)
+        if why is not None:
+            return LeftOut(real, why)
+        if is_dir:
+            subdirs.append((real, st))
             return None
         return self.listed(real, st)
 
 
-def walk(roots: Iterable[str], options: WalkOptions | None = None) -> Iterator[ImageFile | Failure]:
-    """Yield every candidate file under ``roots`` as an ImageFile, or a Failure for what
-    could not be listed. A path is yielded once; hard links are yielded once per name
+def walk(roots: Iterable[str], options: WalkOptions | None = None) -> Iterator[ImageFile | Failure | LeftOut]:
+    """Yield every candidate file under ``roots`` as an ImageFile, a Failure for what
+    could not be listed, and a LeftOut for each trash, quarantine or cache folder not entered. A path is yielded once; hard links are yielded once per name
     (they share ``identity``). Symlinks are skipped unless ``follow_symlinks``."""
     walker = _Walker(options or WalkOptions())
     skip = walker.options.skip_identities

@@ -12,6 +12,7 @@ LAYERS = {
     "_version": 0,
     "models": 0,
     "errors": 0,
+    "offlimits": 0,
     "walk": 1,
     "cache": 1,
     "vptree": 1,
