@@ -8,11 +8,14 @@ aside and rebuilt, never trusted.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
+import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from .errors import CacheError, CacheVersionError
 from .models import Fingerprint, ImageFile
@@ -23,8 +26,7 @@ APPLICATION_ID = 0x64757066
 SQLITE_HEADER = b"SQLite format 3\x00"
 BATCH_ROWS = 500
 BATCH_SECONDS = 2.0
-_CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
-_CORRUPT_WORDS = ("malformed", "not a database")  # Python 3.10 has no sqlite_errorcode
+_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS params (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
@@ -47,6 +49,16 @@ _TURNED = """
 ALTER TABLE files ADD COLUMN turned BLOB;
 ALTER TABLE files ADD COLUMN stable_bits INTEGER;
 """
+# The columns of each table once migrated: a table that differs was not written by us.
+_COLUMNS = {
+    "params": ("id", "text"),
+    "files": (
+        "path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "params_id", "sha256", "ahash", "dhash",
+        "phash", "width", "height", "format", "frames", "taken", "problem", "detail", "scanned_ns",
+        "turned", "stable_bits",
+    ),
+    "roots": ("path", "scanned_ns"),
+}  # fmt: skip
 # Migrations from version N to N+1, each run inside the one upgrade transaction. Rows from
 # before are recomputed anyway: their parameter string names an older algorithm.
 _MIGRATIONS: dict[int, str] = {0: _SCHEMA, 1: _TURNED}
@@ -128,11 +140,55 @@ def _opening_lock(path: str) -> Iterator[None]:
         os.close(fd)
 
 
-def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+# SQLite result codes that say something about the machine, not the file: a full disk, a
+# read-only or locked database, an I/O error. Rebuilding would not help and would throw away
+# a good cache. Every other DatabaseError means the file is damaged.
+_ENVIRONMENT_CODES = frozenset({3, 4, 5, 6, 7, 8, 9, 10, 13, 14, 15})  # PERM..CANTOPEN, PROTOCOL
+_ENVIRONMENT_WORDS = (
+    "locked",
+    "readonly",
+    "read-only",
+    "disk i/o",
+    "full",
+    "unable to open",
+    "out of memory",
+)
+
+
+class _Damaged(Exception):
+    """The cache's own tables or rows are not what dupfind wrote."""
+
+
+def _is_damage(exc: BaseException) -> bool:
+    if isinstance(exc, (_Damaged, UnicodeDecodeError)):
+        return True
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
-        return (code & 0xFF) in _CORRUPT_CODES
-    return any(word in str(exc) for word in _CORRUPT_WORDS)
+        return (code & 0xFF) not in _ENVIRONMENT_CODES
+    return not any(word in str(exc).lower() for word in _ENVIRONMENT_WORDS)
+
+
+def _heals(method: Callable[..., _T]) -> Callable[..., _T]:
+    """A damaged cache heals: the file is moved aside, a new one started, and the call made
+    again on it (which then finds nothing cached, or stores into the new file)."""
+
+    @functools.wraps(method)
+    def healing(self: Cache, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, _Damaged, UnicodeDecodeError) as exc:
+            if not _is_damage(exc):
+                raise CacheError(f"cache {self.path}: {exc}") from None
+            why = str(exc)
+        self._rebuild(why)
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, _Damaged) as exc:
+            raise CacheError(f"cache {self.path}: {exc}") from None
+
+    return healing
 
 
 def _prefix_range(root: str) -> tuple[bytes, bytes]:
@@ -148,7 +204,8 @@ class Cache:
         self.path = os.path.abspath(path)
         self.warnings: list[str] = []
         self._params = params
-        self._pending: list[tuple[object, ...]] = []
+        self._pending: list[tuple[ImageFile, Fingerprint]] = []
+        self.rebuilds = 0  # how many times a damaged file was moved aside while open
         self._last_flush = time.monotonic()
         self._conn = self._open_or_rebuild()
         self.params_id = self._params_id(params)
@@ -161,32 +218,51 @@ class Cache:
             raise CacheError(
                 f"cannot create the cache folder for {self.path}: {exc.strerror or exc}"
             ) from None
+        self._claim()
         with _opening_lock(self.path):
             problem = self._file_problem()
             if problem:
                 self._move_aside(problem)
             try:
                 return self._connect()
-            except sqlite3.DatabaseError as exc:
-                if not _is_corrupt(exc) and not isinstance(exc, _Foreign):
+            except (sqlite3.DatabaseError, _Damaged, UnicodeDecodeError) as exc:
+                if not _is_damage(exc):
                     raise CacheError(f"cannot open the cache {self.path}: {exc}") from None
                 self._move_aside(str(exc))
             try:
                 return self._connect()
-            except sqlite3.DatabaseError as exc:
+            except (sqlite3.DatabaseError, _Damaged) as exc:
                 raise CacheError(f"cannot open the cache {self.path}: {exc}") from None
+
+    def _claim(self) -> None:
+        """Refuse a path that is not ours to use: never block on a FIFO, never rename or
+        overwrite a user's file. Ours: no file yet, an empty one, a database marked with our
+        application id, or any file where dupfind kept a cache before (its lock is there)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise CacheError(f"cannot use the cache {self.path}: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise CacheError(f"the cache {self.path} is not a regular file; name a file with --cache")
+        if st.st_size == 0 or os.path.lexists(self.path + ".lock"):
+            return
+        header = _read_header(self.path)
+        if header.startswith(SQLITE_HEADER) and int.from_bytes(header[68:72], "big") == APPLICATION_ID:
+            return
+        raise CacheError(
+            f"{self.path} is not a dupfind cache; it is left untouched (name a new file with --cache)"
+        )
 
     def _file_problem(self) -> str | None:
         try:
-            with open(self.path, "rb") as handle:
-                header = handle.read(len(SQLITE_HEADER))
+            header = _read_header(self.path)
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise CacheError(f"cannot read the cache {self.path}: {exc.strerror or exc}") from None
-        if not header:
-            return "the file is empty"
-        if header != SQLITE_HEADER:
+        if header and not header.startswith(SQLITE_HEADER):
             return "the file is not an SQLite database"
         return None
 
@@ -222,19 +298,34 @@ class Cache:
                 for statement in _MIGRATIONS[step].split(";"):
                     if statement.strip():
                         conn.execute(statement)
+            # A flipped bit can leave every page readable and still hide rows from the key
+            # order that queries use; only the full check sees it (about 1 s per million rows).
+            problems = conn.execute("PRAGMA integrity_check(1)").fetchall()
+            if problems != [("ok",)]:
+                raise _Damaged(f"integrity check: {problems[0][0]}")
+            for table, columns in _COLUMNS.items():
+                found = tuple(row[1] for row in conn.execute(f"PRAGMA table_info({table})"))
+                if found != columns:
+                    raise _Damaged(f"its table {table} is not dupfind's")
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise
 
     def _rebuild(self, why: str) -> None:
-        self._conn.close()
+        self.rebuilds += 1
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
         with _opening_lock(self.path):
             self._move_aside(why)
-            self._conn = self._connect()
-        self.params_id = self._params_id(self._params)
+            try:
+                self._conn = self._connect()
+            except (sqlite3.Error, _Damaged) as exc:
+                raise CacheError(f"cannot start a new cache {self.path}: {exc}") from None
+        self.params_id = self._read_params_id(self._params)
 
     def _move_aside(self, why: str) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -246,92 +337,74 @@ class Cache:
             f"cache {self.path} was unusable ({why}); moved it to {aside} and started a new one"
         )
 
+    @_heals
     def _params_id(self, params: str) -> int:
-        with self._guard():
-            self._conn.execute("INSERT OR IGNORE INTO params(text) VALUES (?)", (params,))
-            return int(self._conn.execute("SELECT id FROM params WHERE text = ?", (params,)).fetchone()[0])
+        return self._read_params_id(params)
 
-    def _guard(self) -> _Guard:
-        return _Guard(self)
+    def _read_params_id(self, params: str) -> int:
+        self._conn.execute("INSERT OR IGNORE INTO params(text) VALUES (?)", (params,))
+        row = self._conn.execute("SELECT id FROM params WHERE text = ?", (params,)).fetchone()
+        if row is None or type(row[0]) is not int:
+            raise _Damaged("its params table does not hold what was written")
+        return row[0]
 
     # -- reading ------------------------------------------------------------------------
+    @_heals
     def load(self, roots: Iterable[str]) -> dict[str, CachedRow]:
         """All rows at or under the given roots, by path."""
         rows: dict[str, CachedRow] = {}
-        query = "SELECT * FROM files WHERE path = ? OR (path >= ? AND path < ?)"
-        with self._guard():
-            try:
-                for root in roots:
-                    low, high = _prefix_range(root)
-                    for row in self._conn.execute(query, (os.fsencode(root), low, high)):
-                        cached = _row_to_cached(row)
-                        rows[cached.file.path] = cached
-            except sqlite3.DatabaseError as exc:
-                if not _is_corrupt(exc):
-                    raise
-                # A damaged cache (say, truncated) is only found when its pages are read.
-                self._rebuild(str(exc))
-                return {}
+        query = f"SELECT *, {_ROW_IS_SOUND} FROM files WHERE path = ? OR (path >= ? AND path < ?)"
+        for root in roots:
+            low, high = _prefix_range(root)
+            for row in self._conn.execute(query, (os.fsencode(root), low, high)):
+                cached = _row_to_cached(row)
+                rows[cached.file.path] = cached
         return rows
 
+    @_heals
     def roots(self) -> list[str]:
         """Roots of earlier scans, oldest scan first."""
-        with self._guard():
-            query = "SELECT path FROM roots ORDER BY scanned_ns"
-            return [os.fsdecode(r[0]) for r in self._conn.execute(query)]
+        query = "SELECT path FROM roots ORDER BY scanned_ns"
+        paths = [r[0] for r in self._conn.execute(query)]
+        if not all(type(p) is bytes for p in paths):
+            raise _Damaged("its roots table holds something that is not a path")
+        return [os.fsdecode(p) for p in paths]
 
     # -- writing ------------------------------------------------------------------------
     def store(self, file: ImageFile, fp: Fingerprint) -> None:
         """Queue one row; rows are written in batches (one transaction each)."""
-        self._pending.append(
-            (
-                os.fsencode(file.path),
-                to_sql_int(file.dev),
-                to_sql_int(file.ino),
-                file.size_bytes,
-                file.mtime_ns,
-                file.ctime_ns,
-                self.params_id,
-                bytes.fromhex(fp.sha256),
-                _to_sql_optional(fp.ahash),
-                _to_sql_optional(fp.dhash),
-                _to_sql_optional(fp.phash),
-                fp.width,
-                fp.height,
-                fp.format,
-                fp.frames,
-                fp.taken,
-                fp.problem,
-                fp.detail,
-                time.time_ns(),
-                _pack(fp.phash_turned + fp.dhash_turned),
-                fp.stable_bits,
-            )
-        )
+        self._pending.append((file, fp))
         if len(self._pending) >= BATCH_ROWS or time.monotonic() - self._last_flush > BATCH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
         """Write the queued rows now."""
         self._last_flush = time.monotonic()
-        if not self._pending:
-            return
-        rows, self._pending = self._pending, []
-        with self._guard(), self._transaction():
+        if self._pending:
+            self._write_pending()
+            self._pending = []
+
+    @_heals
+    def _write_pending(self) -> None:
+        # Rows are made here, not when queued: after a rebuild the params id is another.
+        rows = [_cached_to_row(file, fp, self.params_id) for file, fp in self._pending]
+        with self._transaction():
             self._conn.executemany(f"INSERT OR REPLACE INTO files VALUES ({','.join('?' * 21)})", rows)
 
+    @_heals
     def forget(self, paths: Iterable[str]) -> int:
         """Delete the rows of these paths (files that vanished); returns how many."""
         keys = [(os.fsencode(p),) for p in paths]
         if keys:
-            with self._guard(), self._transaction():
+            with self._transaction():
                 self._conn.executemany("DELETE FROM files WHERE path = ?", keys)
         return len(keys)
 
+    @_heals
     def record_roots(self, roots: Iterable[str]) -> None:
         """Remember the roots of a finished scan (``dedupe`` without ROOT uses them)."""
         now = time.time_ns()
-        with self._guard(), self._transaction():
+        with self._transaction():
             self._conn.executemany(
                 "INSERT OR REPLACE INTO roots VALUES (?, ?)", [(os.fsencode(r), now) for r in roots]
             )
@@ -347,7 +420,8 @@ class Cache:
         try:
             self.flush()
         finally:
-            self._conn.close()
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
 
     def __enter__(self) -> Cache:
         return self
@@ -373,20 +447,6 @@ class _Transaction:
         self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
-class _Guard:
-    # Turns SQLite errors into CacheError at one edge, so no sqlite3 traceback reaches a user.
-    def __init__(self, cache: Cache) -> None:
-        self.cache = cache
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if isinstance(exc, CacheError) or not isinstance(exc, sqlite3.Error):
-            return
-        raise CacheError(f"cache {self.cache.path}: {exc}") from None
-
-
 def _pack(hashes: tuple[int, ...]) -> bytes | None:
     return b"".join(h.to_bytes(8, "big") for h in hashes) if hashes else None
 
@@ -399,9 +459,62 @@ def _unpack(blob: bytes | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return words[:half], words[half:]
 
 
+def _cached_to_row(file: ImageFile, fp: Fingerprint, params_id: int) -> tuple[object, ...]:
+    return (
+        os.fsencode(file.path),
+        to_sql_int(file.dev),
+        to_sql_int(file.ino),
+        file.size_bytes,
+        file.mtime_ns,
+        file.ctime_ns,
+        params_id,
+        bytes.fromhex(fp.sha256),
+        _to_sql_optional(fp.ahash),
+        _to_sql_optional(fp.dhash),
+        _to_sql_optional(fp.phash),
+        fp.width,
+        fp.height,
+        fp.format,
+        fp.frames,
+        fp.taken,
+        fp.problem,
+        fp.detail,
+        time.time_ns(),
+        _pack(fp.phash_turned + fp.dhash_turned),
+        fp.stable_bits,
+    )
+
+
+def _typed(column: str, *types: str) -> str:
+    return f"typeof({column}) IN ({', '.join(repr(t) for t in types)})"
+
+
+# True when a files row holds what dupfind writes: checked by SQLite in the query that reads
+# the rows (far cheaper than a Python test per value), as its last column.
+_ROW_IS_SOUND = " AND ".join(
+    [
+        *(
+            _typed(c, "integer")
+            for c in ("dev", "ino", "size", "mtime_ns", "ctime_ns", "params_id", "scanned_ns")
+        ),
+        *(
+            _typed(c, "integer", "null")
+            for c in ("ahash", "dhash", "phash", "width", "height", "frames", "stable_bits")
+        ),
+        *(_typed(c, "text", "null") for c in ("format", "taken", "problem", "detail")),
+        _typed("path", "blob"),
+        f"{_typed('sha256', 'blob')} AND length(sha256) = 32",
+        f"(turned IS NULL OR ({_typed('turned', 'blob')} AND length(turned) = {2 * 7 * 8}))",
+    ]
+)
+
+
 def _row_to_cached(row: tuple) -> CachedRow:
+    """A files row read with ``_ROW_IS_SOUND`` as its last column."""
+    if row[-1] != 1:
+        raise _Damaged("a row of its files table holds values of the wrong type")
     (path, dev, ino, size, mtime_ns, ctime_ns, params_id, sha, ahash, dhash, phash) = row[:11]
-    (width, height, fmt, frames, taken, problem, detail, _scanned, turned, stable_bits) = row[11:]
+    (width, height, fmt, frames, taken, problem, detail, _scanned, turned, stable_bits) = row[11:21]
     file = ImageFile(os.fsdecode(path), from_sql_int(dev), from_sql_int(ino), size, mtime_ns, ctime_ns)
     phash_turned, dhash_turned = _unpack(turned)
     fp = Fingerprint(
@@ -421,6 +534,15 @@ def _row_to_cached(row: tuple) -> CachedRow:
         stable_bits=stable_bits,
     )
     return CachedRow(file, params_id, fp)
+
+
+def _read_header(path: str) -> bytes:
+    # O_NONBLOCK: a FIFO swapped in after the stat must not hang us.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 100)
+    finally:
+        os.close(fd)
 
 
 def open_cache(path: str | None, params: str) -> Cache:

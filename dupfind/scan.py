@@ -62,10 +62,16 @@ def scan(
     listed, failures, left_out = list_files(roots, walk_options, report)
     known = cache.load(roots)
     reused, todo = partition(listed, known, cache.params_id)
+    rebuilds = cache.rebuilds
     fresh, more_failures = fingerprint_all(todo, cache, options.jobs, report)
     pruned = cache.forget(vanished(known, listed, failures))
-    cache.flush()
     cache.record_roots(roots)
+    if cache.rebuilds != rebuilds:
+        # The cache was found damaged after its rows were read, and started anew: what the
+        # old one knew is still right (each row was checked against its file) and goes in.
+        for s in reused:
+            cache.store(s.file, s.fingerprint)
+    cache.flush()
     files = tuple(sorted(reused + fresh, key=lambda s: s.file.path))
     return ScanReport(
         roots=roots,

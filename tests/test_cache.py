@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import sqlite3
 from contextlib import closing
 from dataclasses import replace
@@ -81,15 +83,17 @@ def test_rows_are_reused_only_under_the_same_parameters(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"", os.urandom(4096), b"SQLite format 3\x00" + os.urandom(3000)],
-    ids=["empty", "random-bytes", "garbage-after-header"],
+    [os.urandom(4096), b"SQLite format 3\x00" + os.urandom(3000)],
+    ids=["random-bytes", "garbage-after-header"],
 )
 def test_broken_cache_files_are_moved_aside_and_rebuilt(
     tmp_path: Path, scan_json, cache_path: Path, content: bytes
 ) -> None:
-    # SAFETY case 28.
+    # SAFETY case 28: a cache of ours, overwritten.
     write_photo(tmp_path / "lib" / "a.jpg", 1)
-    cache_path.parent.mkdir(parents=True)
+    scan_json(str(tmp_path / "lib"))
+    for suffix in ("-wal", "-shm"):
+        Path(str(cache_path) + suffix).unlink(missing_ok=True)
     cache_path.write_bytes(content)
     doc = scan_json(str(tmp_path / "lib"))
     assert doc["fingerprinted"] == 1
@@ -97,6 +101,17 @@ def test_broken_cache_files_are_moved_aside_and_rebuilt(
     aside = [p for p in cache_path.parent.iterdir() if ".broken-" in p.name]
     assert aside and aside[0].read_bytes() == content
     assert scan_json(str(tmp_path / "lib"))["cached"] == 1
+
+
+def test_an_empty_file_named_as_the_cache_becomes_the_cache(
+    tmp_path: Path, scan_json, cache_path: Path
+) -> None:
+    write_photo(tmp_path / "lib" / "a.jpg", 1)
+    cache_path.parent.mkdir(parents=True)
+    cache_path.write_bytes(b"")
+    assert scan_json(str(tmp_path / "lib"))["fingerprinted"] == 1
+    assert scan_json(str(tmp_path / "lib"))["cached"] == 1
+    assert not [p for p in cache_path.parent.iterdir() if ".broken-" in p.name]
 
 
 def test_truncated_cache_is_moved_aside_and_rebuilt(tmp_path: Path, scan_json, cache_path: Path) -> None:
@@ -112,13 +127,63 @@ def test_truncated_cache_is_moved_aside_and_rebuilt(tmp_path: Path, scan_json, c
     assert doc["warnings"]
 
 
-def test_another_programs_database_is_moved_aside(tmp_path: Path, scan_json, cache_path: Path) -> None:
-    cache_path.parent.mkdir(parents=True)
+def test_another_programs_database_where_our_cache_was_is_moved_aside(
+    tmp_path: Path, scan_json, cache_path: Path
+) -> None:
+    write_photo(tmp_path / "lib" / "a.jpg", 1)
+    scan_json(str(tmp_path / "lib"))
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(cache_path) + suffix).unlink(missing_ok=True)
     with closing(sqlite3.connect(cache_path)) as conn, conn:
         conn.execute("CREATE TABLE photos (id INTEGER)")
-    write_photo(tmp_path / "lib" / "a.jpg", 1)
     doc = scan_json(str(tmp_path / "lib"))
     assert doc["fingerprinted"] == 1 and "another program" in doc["warnings"][0]
+
+
+def _foreign_database(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("CREATE TABLE photos (id INTEGER)")
+
+
+@pytest.mark.parametrize("kind", ["photo", "text", "foreign-database", "folder"])
+def test_cache_naming_a_users_file_is_refused_and_left_untouched(tmp_path: Path, run, kind: str) -> None:
+    # Never rename or overwrite a user's file: a --cache that is not ours is refused.
+    write_photo(tmp_path / "lib" / "a.jpg", 1)
+    target = tmp_path / "mine"
+    if kind == "photo":
+        target = write_photo(tmp_path / "mine.jpg", 7)
+    elif kind == "text":
+        target.write_text("my notes")
+    elif kind == "foreign-database":
+        _foreign_database(target)
+    else:
+        target.mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    content = target.read_bytes() if target.is_file() else None
+    result = run("scan", "--cache", str(target), str(tmp_path / "lib"))
+    assert result.exit_code == (2 if kind == "folder" else 1)  # a folder is a usage error
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("dupfind: error: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    if content is not None:
+        assert target.read_bytes() == content
+
+
+def test_cache_naming_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "lib").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "dupfind", "scan", "--cache", str(fifo), str(tmp_path / "lib")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "not a regular file" in result.stderr
+    assert fifo.exists() and not (tmp_path / "fifo.lock").exists()
 
 
 def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path, run, cache_path: Path) -> None:
@@ -208,3 +273,124 @@ def test_a_schema_1_cache_is_upgraded_and_its_rows_recomputed(
     conn.close()
     assert len(turned) == 14 * 8 and stable >= 16
     assert scan_json(str(tmp_path / "lib"))["cached"] == 1
+
+
+# -- a damaged cache always heals --------------------------------------------------------------
+PAGE = 4096
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> tuple[Path, Path]:
+    """A library of 120 tiny pictures and a cache of ours that knows all of them."""
+    from click.testing import CliRunner
+
+    from dupfind.cli import cli
+
+    root = tmp_path_factory.mktemp("pristine")
+    for i in range(120):
+        write_photo(root / "lib" / f"{i:03}.png", i, (16, 16))
+    cache = root / "state" / "cache.sqlite3"
+    result = CliRunner().invoke(cli, ["scan", "-q", "--jobs", "1", "--cache", str(cache), str(root / "lib")])
+    assert result.exit_code == 0, result.output
+    assert not Path(str(cache) + "-wal").exists()
+    return root / "lib", cache
+
+
+def _damaged_copy(pristine_cache: Path, where: Path, damage) -> Path:
+    where.mkdir(parents=True, exist_ok=True)
+    cache = where / "cache.sqlite3"
+    data = bytearray(pristine_cache.read_bytes())
+    damage(data)
+    cache.write_bytes(bytes(data))
+    (where / "cache.sqlite3.lock").touch()  # it was ours: dupfind kept a cache here
+    return cache
+
+
+def _every_later_run_succeeds(lib: Path, cache: Path) -> None:
+    from click.testing import CliRunner
+
+    from dupfind.cli import cli
+
+    for _ in range(2):
+        result = CliRunner().invoke(
+            cli, ["scan", "--json", "--jobs", "1", "--cache", str(cache), str(lib)], catch_exceptions=False
+        )
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        assert doc["files"] == 120 and doc["fingerprinted"] + doc["cached"] == 120
+    assert doc["cached"] == 120  # healed: the second run found everything cached
+
+
+def test_every_page_zeroed_or_overwritten_in_turn_heals(pristine, tmp_path: Path) -> None:
+    lib, cache = pristine
+    pages = cache.stat().st_size // PAGE
+    assert pages >= 5
+    rng = random.Random(9)
+    for page in range(pages):
+        for name, fill in (("zero", bytes(PAGE)), ("noise", rng.randbytes(PAGE))):
+
+            def damage(data: bytearray, page=page, fill=fill) -> None:
+                data[page * PAGE : (page + 1) * PAGE] = fill
+
+            _every_later_run_succeeds(lib, _damaged_copy(cache, tmp_path / f"{page}-{name}", damage))
+
+
+def test_single_bit_flips_anywhere_heal(pristine, tmp_path: Path) -> None:
+    lib, cache = pristine
+    size = cache.stat().st_size
+    rng = random.Random(4)
+    for trial in range(60):
+        bit = rng.randrange(size * 8)
+
+        def damage(data: bytearray, bit=bit) -> None:
+            data[bit // 8] ^= 1 << (bit % 8)
+
+        _every_later_run_succeeds(lib, _damaged_copy(cache, tmp_path / str(trial), damage))
+
+
+def test_flipped_bits_in_the_schema_text_heal(pristine, tmp_path: Path) -> None:
+    lib, cache = pristine
+    schema = cache.read_bytes()[:PAGE]  # sqlite_master lives on page 1
+    start = schema.index(b"CREATE TABLE")
+    rng = random.Random(5)
+    for trial in range(30):
+        bit = (start + rng.randrange(len(schema) - start)) * 8 + rng.randrange(8)
+
+        def damage(data: bytearray, bit=bit) -> None:
+            data[bit // 8] ^= 1 << (bit % 8)
+
+        _every_later_run_succeeds(lib, _damaged_copy(cache, tmp_path / str(trial), damage))
+
+
+WRONG_VALUES = {
+    "path": [123, "a text path"],
+    "dev": ["x", 1.5],
+    "ino": [b"\x00"],
+    "size": ["big"],
+    "mtime_ns": ["late"],
+    "params_id": ["p"],
+    "sha256": [b"short", "text", 7],
+    "phash": ["f00", 2.5],
+    "width": ["wide"],
+    "format": [42],
+    "frames": ["many"],
+    "taken": [b"\xff"],
+    "problem": [3],
+    "turned": [b"\x01\x02", "x"],
+    "stable_bits": ["all"],
+}
+
+
+def test_rows_with_values_of_the_wrong_type_heal(pristine, tmp_path: Path) -> None:
+    lib, cache = pristine
+    trial = 0
+    for column, values in WRONG_VALUES.items():
+        for value in values:
+            trial += 1
+            copy = _damaged_copy(cache, tmp_path / str(trial), lambda data: None)
+            with closing(sqlite3.connect(copy)) as conn, conn:
+                conn.execute("PRAGMA ignore_check_constraints = ON")
+                conn.execute(
+                    f"UPDATE files SET {column} = ? WHERE path = (SELECT min(path) FROM files)", (value,)
+                )
+            _every_later_run_succeeds(lib, copy)
