@@ -8,18 +8,21 @@ imagehash itself from a reduced decode of the image.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
+import signal
 import stat
+import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import imagehash
 import PIL
 import scipy.fftpack
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from . import errors, extras
 from .errors import FingerprintError
@@ -36,6 +39,17 @@ MIN_DECODE_SIDE = 256
 # Bigger files are SHA-256'd in chunks and not decoded: no photo is that large, and
 # reading it whole would cost a worker that much memory.
 MAX_DECODE_BYTES = 512 * 1024 * 1024
+# Every file has a budget, so one file never holds a worker for minutes (SAFETY.md rule 9).
+# A progressive JPEG decodes once per scan and cameras and encoders write about 10; a file
+# of thousands of (empty) scans costs minutes. Multi-page and animated files are counted up
+# to MAX_FRAMES (Pillow's TIFF page count grows with the square of the pages); only the
+# first frame is hashed. Whatever else is slow is stopped after DECODE_SECONDS.
+MAX_JPEG_SCANS = 100
+MAX_FRAMES = 1000
+DECODE_SECONDS = 20.0
+# Pillow refuses a PNG text or colour-profile chunk over 1 MB; real ICC profiles (LUT based)
+# reach a few MB. 16 MB keeps a zip-bomb chunk bounded.
+MAX_PNG_CHUNK = 16 * 1024 * 1024
 # The formats we let Pillow try. Everything else (EPS, which runs Ghostscript; PSD; ICO;
 # the many obscure formats) is "not an image" here, which keeps the attack surface small.
 ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "TIFF", "BMP", "AVIF", "HEIF")
@@ -164,12 +178,14 @@ def fingerprint_bytes(data: bytes, sha256: str, name: str = "") -> Fingerprint:
     if not data:
         return Fingerprint(sha256, problem=errors.EMPTY)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _time_budget(DECODE_SECONDS), _quiet_libtiff(data):
             # Untrusted input: a decompression bomb is an error, other decoder chatter
             # (odd EXIF, ICC) is not.
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return _decode_and_hash(data, sha256, name)
+    except TooMuchWork as exc:
+        return Fingerprint(sha256, problem=errors.TOO_SLOW, detail=str(exc))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         return Fingerprint(sha256, problem=errors.TOO_LARGE, detail=str(exc))
     except (UnidentifiedImageError, extras.Unsupported):
@@ -189,6 +205,94 @@ def fingerprint_bytes(data: bytes, sha256: str, name: str = "") -> Fingerprint:
         text = f"{type(exc).__name__}: {exc}"
         reason = errors.TRUNCATED if "truncated" in str(exc).lower() else errors.CORRUPT
         return Fingerprint(sha256, problem=reason, detail=text)
+
+
+class TooMuchWork(Exception):
+    """Decoding this file would take more than its budget."""
+
+
+@contextlib.contextmanager
+def _time_budget(seconds: float) -> Iterator[None]:
+    """Stop decoding after ``seconds`` (SIGALRM, between the decoder's steps). Only where
+    the alarm is ours to take: the main thread, with no handler of someone else's."""
+    usable = (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
+    )
+    if not usable:
+        yield
+        return
+
+    def expired(_signum: int, _frame: object) -> None:
+        raise TooMuchWork(f"still decoding after {seconds:.0f} s")
+
+    signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+
+
+@contextlib.contextmanager
+def _quiet_libtiff(data: bytes) -> Iterator[None]:
+    """libtiff prints its warnings (unknown tags, odd directories) straight to file
+    descriptor 2, hundreds of lines per scan; they say nothing about whether the picture is
+    usable. Only while a TIFF is decoded, stderr points at /dev/null."""
+    if not data.startswith(_TIFF_MAGIC):
+        yield
+        return
+    try:
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+@contextlib.contextmanager
+def _png_chunks_up_to(limit: int) -> Iterator[None]:
+    saved = PngImagePlugin.MAX_TEXT_CHUNK
+    PngImagePlugin.MAX_TEXT_CHUNK = max(saved, limit)
+    try:
+        yield
+    finally:
+        PngImagePlugin.MAX_TEXT_CHUNK = saved
+
+
+def _check_scans(data: bytes) -> None:
+    # Every scan starts with an SOS marker (FF DA); entropy-coded data never holds one
+    # (FF there is always followed by 00 or a restart marker).
+    scans = data.count(b"\xff\xda")
+    if scans > MAX_JPEG_SCANS:
+        raise TooMuchWork(f"a JPEG of {scans} scans (at most {MAX_JPEG_SCANS} are decoded)")
+
+
+def _count_frames(im: Image.Image) -> int:
+    """Frames or pages, counted up to MAX_FRAMES + 1 (which stands for "more")."""
+    if not getattr(im, "is_animated", False):
+        return 1
+    count = 1
+    try:
+        while count <= MAX_FRAMES:
+            im.seek(count)
+            count += 1
+    except EOFError:
+        pass
+    im.seek(0)
+    return count
 
 
 def _install_hint(ext: str) -> str | None:
@@ -241,10 +345,12 @@ def _decode_and_hash(data: bytes, sha256: str, name: str) -> Fingerprint:
 
 def _decode(data: bytes, orientation: int | None = None) -> _Picture:
     """Decode through Pillow, reduced; ``orientation`` overrides the file's own EXIF tag."""
-    with Image.open(io.BytesIO(data), formats=_open_formats()) as im:
+    with _png_chunks_up_to(MAX_PNG_CHUNK), Image.open(io.BytesIO(data), formats=_open_formats()) as im:
         fmt = im.format or "?"
         size = im.size  # before draft() reduces it
-        frames = getattr(im, "n_frames", 1)
+        if fmt in ("JPEG", "MPO"):
+            _check_scans(data)
+        frames = _count_frames(im)
         exif = im.getexif()
         if orientation is None or exif.get(_ORIENTATION, 1) != 1:
             orientation = exif.get(_ORIENTATION, 1)
@@ -380,6 +486,10 @@ def _reduce(im: Image.Image) -> Image.Image:
     factor = min(im.size) // MIN_DECODE_SIDE
     if factor < 2:
         return im
+    if im.mode.startswith("I;16"):
+        # 16-bit grey: reduce() does not take it, and converting to RGB would clip every
+        # value above 255 to white. "I" holds the 16-bit values; to_gray scales them.
+        return im.convert("I").reduce(factor)
     if im.mode not in ("L", "LA", "RGB", "RGBA", "I", "F", "CMYK"):
         im = im.convert("RGBA" if _has_alpha(im) else "RGB")
     return im.reduce(factor)
@@ -428,7 +538,10 @@ def fingerprint_file(file: ImageFile) -> Fingerprint | Failure:
         return Fingerprint(
             digest, problem=errors.TOO_LARGE, detail=f"file larger than {MAX_DECODE_BYTES} bytes"
         )
-    return fingerprint_bytes(data, digest, file.path)
+    try:
+        return fingerprint_bytes(data, digest, file.path)
+    except TooMuchWork as exc:  # the budget ran out just as decoding ended
+        return Fingerprint(digest, problem=errors.TOO_SLOW, detail=str(exc))
 
 
 def fingerprint_path(path: str) -> tuple[ImageFile, Fingerprint]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
@@ -193,9 +195,21 @@ def _work(chunk: list[tuple[int, ImageFile]]) -> list[tuple[int, Fingerprint | F
     return [(index, fingerprint_file(file)) for index, file in chunk]
 
 
-def _ignore_sigint() -> None:
+def _start_worker() -> None:
     # Ctrl-C is the parent's to handle: it stops the pool and keeps what was stored.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker ends with its parent, however the parent ends (SIGKILL included): it would
+    # otherwise go on hashing queued files for minutes. PR_SET_PDEATHSIG cannot do this, as
+    # a forkserver worker's parent is the fork server; the scan's own process is watched
+    # instead, through the pipe that closes when it dies.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _end_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)  # the parent is gone: nobody wants our results; skip the cleanup
 
 
 def _run(todo: list[list[ImageFile]], jobs: int | None) -> Iterator[tuple[int, Fingerprint | Failure]]:
@@ -238,7 +252,7 @@ def _run_pool(
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if "forkserver" in methods:
         context.set_forkserver_preload(["dupfind.fingerprint"])
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker)
     try:
         pending: set[Future[list[tuple[int, Fingerprint | Failure]]]] = set()
         for chunk in chunks:
