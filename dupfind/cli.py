@@ -479,8 +479,16 @@ def _action_phase(journal: Journal | None, cache_path: str) -> Iterator[Journal 
         yield None
         return
     waiting = lambda: click.echo("dupfind: waiting for another dedupe to finish", err=True)  # noqa: E731
-    with exclusive(cache_path + ".dedupe.lock", waiting):
-        for note in reconcile(journal):
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(exclusive(cache_path + ".dedupe.lock", waiting))
+            notes = reconcile(journal)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot take the lock or update the journal beside {cache_path} "
+                f"({exc.strerror or exc}); nothing was moved"
+            ) from None
+        for note in notes:
             click.echo(f"dupfind: note: {note}", err=True)
         yield journal
 
@@ -550,21 +558,35 @@ def undo_command(run: str | None, cache: str | None, as_json: bool) -> int:
 
     cache_path = os.path.abspath(cache) if cache else default_cache_path()
     journal = Journal(journal_path(cache_path))
+    if run is None:
+        # Listing settles interrupted runs first where it can, and only reads where the
+        # cache folder cannot be written.
+        try:
+            with _action_phase(journal, cache_path):
+                pass
+        except click.ClickException:
+            click.echo("dupfind: note: the journal's folder cannot be written; listed as it is", err=True)
+        finally:
+            journal.close()
+        runs = journal.runs()
+        if as_json:
+            _emit_json({**header("undo", sys.argv[1:]), "runs": runs})
+        else:
+            for r in runs:
+                click.echo(f"{r['id']}  {r['started']}  {r['actions']} files")
+            if not runs:
+                click.echo("No dedupe runs recorded.")
+        return EXIT_OK
     try:
         with _action_phase(journal, cache_path):
-            runs = journal.runs()
-            if run is None:
-                if as_json:
-                    _emit_json({**header("undo", sys.argv[1:]), "runs": runs})
-                else:
-                    for r in runs:
-                        click.echo(f"{r['id']}  {r['started']}  {r['actions']} files")
-                    if not runs:
-                        click.echo("No dedupe runs recorded.")
-                return EXIT_OK
-            if run not in {r["id"] for r in runs}:
+            if run not in {r["id"] for r in journal.runs()}:
                 raise click.BadParameter(f"no run {run!r} (see 'dupfind undo')", param_hint="RUN")
             outcomes = undo(journal, run)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot undo: the journal's folder {os.path.dirname(cache_path)} cannot be written "
+            f"({exc.strerror or exc}); nothing more was restored"
+        ) from None
     finally:
         journal.close()
     if as_json:

@@ -8,9 +8,11 @@ stored as Python str (non-UTF-8 bytes survive as surrogate escapes, which JSON k
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,21 +40,32 @@ class Journal:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._handle: Any = None
+        self._fd: int | None = None
 
     def _append(self, record: dict[str, Any]) -> None:
-        if self._handle is None:
-            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-            self._handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open for the run
-            if self._handle.tell() > 0:
-                self._handle.seek(self._handle.tell() - 1)
-                if self._handle.read(1) != "\n":
-                    # A crash cut the last record short: end it, or the next record
-                    # would be glued to it and lost too.
-                    self._handle.write("\n")
-        self._handle.write(json.dumps(record, ensure_ascii=True) + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())  # the record must be on disk before the move
+        # Unbuffered appends: a record that could not be written (a full disk) is not kept in
+        # a buffer to be written later, out of order, when the journal is closed.
+        line = (json.dumps(record, ensure_ascii=True) + "\n").encode("ascii")
+        if self._fd is None:
+            self._fd = self._open_for_append()
+        _write_all(self._fd, line)
+        os.fsync(self._fd)  # the record must be on disk before the move
+
+    def _open_for_append(self) -> int:
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError(errno.EINVAL, "the journal is not a regular file")
+            if st.st_size > 0 and os.pread(fd, 1, st.st_size - 1) != b"\n":
+                # A crash (or a full disk) cut the last record short: end it, or the next
+                # record would be glued to it and lost too.
+                _write_all(fd, b"\n")
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def start_run(self, arguments: list[str]) -> str:
         run = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
@@ -71,14 +84,16 @@ class Journal:
         self._append({"event": "end", "run": run})
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     # -- reading ---------------------------------------------------------------------------
     def records(self) -> list[dict[str, Any]]:
         try:
-            with open(self.path, encoding="utf-8") as f:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):
+                return []  # never read a FIFO or a device as the journal
+            with open(self.path, encoding="utf-8", errors="replace") as f:
                 lines = f.readlines()
         except FileNotFoundError:
             return []
@@ -142,6 +157,12 @@ def _entries(records: list[dict[str, Any]], run: str | None = None) -> list[Entr
     return [
         Entry(key[0], key[1], intent, *states.get(key, ("pending", {}))) for key, intent in intents.items()
     ]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
 
 
 @contextlib.contextmanager
