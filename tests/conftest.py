@@ -50,6 +50,18 @@ def cache_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    """The environment of a user whose trash (XDG_DATA_HOME) and cache are under tmp_path."""
+    env = dict(os.environ)
+    env.update(
+        XDG_DATA_HOME=str(tmp_path / "xdg"),
+        DUPFIND_CACHE=str(tmp_path / "state" / "cache.sqlite3"),
+        PYTHONPATH=str(REPO),
+    )
+    return env
+
+
+@pytest.fixture
 def run(cache_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Invoke the CLI in-process with a cache under tmp_path; returns click's Result."""
     monkeypatch.setenv("DUPFIND_CACHE", str(cache_path))

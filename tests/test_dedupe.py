@@ -29,18 +29,7 @@ from dupfind.models import Candidate, Fingerprint, Group, ImageFile
 from dupfind.plan import PlanOptions, plan_all, plan_group
 from dupfind.similarity import matches, similarity
 
-from .conftest import REPO, photo, save, sha256_of, tree_snapshot, write_photo
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        XDG_DATA_HOME=str(tmp_path / "xdg"),
-        DUPFIND_CACHE=str(tmp_path / "state" / "cache.sqlite3"),
-        PYTHONPATH=str(REPO),
-    )
-    return env
+from .conftest import photo, save, sha256_of, tree_snapshot, write_photo
 
 
 def dupfind(env: dict[str, str], *args: str, stdin: str | None = "") -> subprocess.CompletedProcess:

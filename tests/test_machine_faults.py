@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO, write_photo
-from .test_dedupe import assert_no_loss, contents, dupfind, home  # noqa: F401 - a fixture
+from .test_dedupe import assert_no_loss, contents, dupfind
 
 RUN_AS_NOBODY = (
     "import os, sys; import dupfind.cli, dupfind.fingerprint, dupfind.act; "
