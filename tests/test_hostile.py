@@ -25,6 +25,16 @@ from dupfind.fingerprint import MAX_FRAMES, MAX_JPEG_SCANS, distance, fingerprin
 from .conftest import FIXTURE, REPO, photo, save, write_photo
 
 
+def scan_cli(tmp_path: Path, lib: Path, *flags: str, timeout: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dupfind", "scan", *flags, "--cache", str(tmp_path / "c.db"), str(lib)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
 def fp_of(data: bytes, name: str = "x.jpg"):
     return fingerprint_bytes(data, "0" * 64, name)
 
@@ -105,12 +115,7 @@ def test_a_scan_of_bombs_finishes_and_reports_each(tmp_path: Path) -> None:
     frames = [photo(i, (8, 8)).convert("P") for i in range(3)]
     frames[0].save(lib / "frames.gif", save_all=True, append_images=frames[1:] * 1500, duration=10)
     write_photo(lib / "fine.jpg", 1)
-    out = subprocess.run(
-        [sys.executable, "-m", "dupfind", "scan", "--json", "--cache", str(tmp_path / "c.db"), str(lib)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = scan_cli(tmp_path, lib, "--json", timeout=120)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["files"] == 4 and doc["fingerprinted"] == 4
@@ -161,23 +166,7 @@ def test_libtiff_chatter_does_not_reach_the_terminal(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert probe.stderr.strip(), "these files no longer make libtiff talk; the test proves nothing"
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dupfind",
-            "scan",
-            "-q",
-            "--jobs",
-            "1",
-            "--cache",
-            str(tmp_path / "c.db"),
-            str(lib),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = scan_cli(tmp_path, lib, "-q", "--jobs", "1", timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
 
@@ -290,24 +279,7 @@ def test_a_seeded_fuzz_over_real_photos_never_stops_a_scan(tmp_path: Path) -> No
         for i in range(12):
             (lib / f"{count:04}-{i}{source.suffix.lower()}").write_bytes(_mutate(rng, data))
             count += 1
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dupfind",
-            "scan",
-            "--json",
-            "--jobs",
-            "2",
-            "--cache",
-            str(tmp_path / "c.db"),
-            str(lib),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    out = scan_cli(tmp_path, lib, "--json", "--jobs", "2", timeout=300)
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
     doc = json.loads(out.stdout)
