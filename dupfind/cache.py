@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from .errors import CacheError, CacheVersionError
 from .models import Fingerprint, ImageFile
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # PRAGMA application_id marks a database as ours ("dupf"), so a foreign one is recognised.
 APPLICATION_ID = 0x64757066
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -55,13 +55,17 @@ _COLUMNS = {
     "files": (
         "path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "params_id", "sha256", "ahash", "dhash",
         "phash", "width", "height", "format", "frames", "taken", "problem", "detail", "scanned_ns",
-        "turned", "stable_bits",
+        "turned", "stable_bits", "thumb",
     ),
     "roots": ("path", "scanned_ns"),
 }  # fmt: skip
+# Version 3: the 16x16 grey thumbnail that verifies hash matches (issue 10).
+_THUMB = """
+ALTER TABLE files ADD COLUMN thumb BLOB;
+"""
 # Migrations from version N to N+1, each run inside the one upgrade transaction. Rows from
 # before are recomputed anyway: their parameter string names an older algorithm.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA, 1: _TURNED}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA, 1: _TURNED, 2: _THUMB}
 
 
 def to_sql_int(value: int) -> int:
@@ -389,7 +393,9 @@ class Cache:
         # Rows are made here, not when queued: after a rebuild the params id is another.
         rows = [_cached_to_row(file, fp, self.params_id) for file, fp in self._pending]
         with self._transaction():
-            self._conn.executemany(f"INSERT OR REPLACE INTO files VALUES ({','.join('?' * 21)})", rows)
+            self._conn.executemany(
+                f"INSERT OR REPLACE INTO files VALUES ({','.join('?' * len(_COLUMNS['files']))})", rows
+            )
 
     @_heals
     def forget(self, paths: Iterable[str]) -> int:
@@ -482,6 +488,7 @@ def _cached_to_row(file: ImageFile, fp: Fingerprint, params_id: int) -> tuple[ob
         time.time_ns(),
         _pack(fp.phash_turned + fp.dhash_turned),
         fp.stable_bits,
+        fp.thumb,
     )
 
 
@@ -505,6 +512,7 @@ _ROW_IS_SOUND = " AND ".join(
         _typed("path", "blob"),
         f"{_typed('sha256', 'blob')} AND length(sha256) = 32",
         f"(turned IS NULL OR ({_typed('turned', 'blob')} AND length(turned) = {2 * 7 * 8}))",
+        f"(thumb IS NULL OR ({_typed('thumb', 'blob')} AND length(thumb) = 256))",
     ]
 )
 
@@ -514,7 +522,7 @@ def _row_to_cached(row: tuple) -> CachedRow:
     if row[-1] != 1:
         raise _Damaged("a row of its files table holds values of the wrong type")
     (path, dev, ino, size, mtime_ns, ctime_ns, params_id, sha, ahash, dhash, phash) = row[:11]
-    (width, height, fmt, frames, taken, problem, detail, _scanned, turned, stable_bits) = row[11:21]
+    (width, height, fmt, frames, taken, problem, detail, _scanned, turned, stable_bits, thumb) = row[11:22]
     file = ImageFile(os.fsdecode(path), from_sql_int(dev), from_sql_int(ino), size, mtime_ns, ctime_ns)
     phash_turned, dhash_turned = _unpack(turned)
     fp = Fingerprint(
@@ -532,6 +540,7 @@ def _row_to_cached(row: tuple) -> CachedRow:
         phash_turned=phash_turned,
         dhash_turned=dhash_turned,
         stable_bits=stable_bits,
+        thumb=thumb,
     )
     return CachedRow(file, params_id, fp)
 

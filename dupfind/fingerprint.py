@@ -30,7 +30,7 @@ from .models import Failure, Fingerprint, ImageFile
 from .walk import RAW_EXTENSIONS, extension, image_file
 
 # Bump when anything that changes a hash changes; the cache then recomputes every row.
-ALGORITHM_VERSION = 2
+ALGORITHM_VERSION = 3
 # Smallest side a reduced decode keeps. JPEG draft picks the largest DCT scale (1/2, 1/4,
 # 1/8) that stays at or above it; other formats are box-reduced to it. 256 px is 8x the
 # 32 px pHash input, which keeps the hashes within a bit of a full decode (see the
@@ -87,6 +87,7 @@ TURNS = (
     Image.Transpose.ROTATE_270,
 )
 HASH_SIDE = 8  # every hash is 8x8 = 64 bits
+THUMB_SIDE = 16  # Fingerprint.thumb: 16x16 grey levels
 _DCT_SIDE = 32  # imagehash's pHash input: 32x32, of which the low 8x8 DCT block is kept
 # A pHash bit is "stable" when its DCT coefficient stands this far from the median: about a
 # grey level of amplitude over the 32x32 input (the unnormalised DCT-II scales a cosine of
@@ -340,6 +341,7 @@ def _decode_and_hash(data: bytes, sha256: str, name: str) -> Fingerprint:
         phash_turned=tuple(phashes[1:]),
         dhash_turned=tuple(dhashes[1:]),
         stable_bits=stable_bits,
+        thumb=gray.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX).tobytes(),
     )
 
 

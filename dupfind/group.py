@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .models import Candidate, ExactGroup, Group, ImageFile, ScannedFile, Similarity
-from .similarity import comparable, hashes_near
+from .similarity import comparable, near_pair
 from .vptree import pairs_across, pairs_within
 
 
@@ -94,7 +94,8 @@ def _near_units(units: dict[str, list[Candidate]], rule: Similarity) -> dict[str
 
     Candidates come from the pHash index: upright pHashes within ``rule.phash`` of each
     other, and upright pHashes within ``rule.turned`` of another picture's turned pHashes;
-    each candidate pair is then judged by ``hashes_near`` (dHash backing included)."""
+    each candidate pair is then judged by ``near_pair`` (dHash backing and the thumbnails'
+    verification included)."""
     by_hash: dict[int, list[str]] = defaultdict(list)
     turned: dict[int, list[str]] = defaultdict(list)
     for sha, members in units.items():
@@ -116,7 +117,7 @@ def _near_units(units: dict[str, list[Candidate]], rule: Similarity) -> dict[str
             candidates.update(_pairs(by_hash[values[i]], turned[turned_values[j]]))
     neighbours: dict[str, set[str]] = defaultdict(set)
     for a, b in candidates:
-        if hashes_near(units[a][0].fingerprint, units[b][0].fingerprint, rule):  # all near_eligible
+        if near_pair(units[a][0].fingerprint, units[b][0].fingerprint, rule):  # all near_eligible
             neighbours[a].add(b)
             neighbours[b].add(a)
     return neighbours

@@ -50,6 +50,9 @@ class Fingerprint:
     # How many pHash bits stand clear of the median: few for blank, gradient and two-tone
     # pictures, whose remaining bits noise decides.
     stable_bits: int | None = None
+    # The upright picture as 16x16 grey levels (256 bytes, row by row): the second,
+    # independent look that confirms a hash match (similarity.verify).
+    thumb: bytes | None = None
 
     @property
     def decoded(self) -> bool:
@@ -190,11 +193,13 @@ class Similarity:
 @dataclass(frozen=True)
 class Match:
     """How two pictures line up best: the second is the first turned by ``turn`` (0 upright,
-    else 1 + an index into fingerprint.TURNS), with the pHash and dHash distances then."""
+    else 1 + an index into fingerprint.TURNS), with the pHash and dHash distances then, and
+    how alike their thumbnails are seen that way (``likeness``, -1..1; None: not looked at)."""
 
     turn: int
     phash: int
     dhash: int
+    likeness: float | None = None
 
 
 MOVES = ("trash", "move", "hardlink")  # the actions that take a file out of the library

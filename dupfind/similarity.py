@@ -1,12 +1,21 @@
 """When two fingerprints are near duplicates: the presets, the rule, and the best turn.
 
-The numbers come from ``bench/accuracy.py`` on the dev corpus (README, "Accuracy"): there,
-no two different photographs came within pHash 14 with pHash + dHash <= 24, while 98.6% of
-small crops did. Different photographs come closer once seven turns of each are compared,
-so a turned match must be tighter (``TURNED_MAX``).
+Two steps, as a careful person would look. The 64-bit hashes are a fast first filter: pHash
+within the preset's threshold, backed by dHash. But at a library of 100,000 pictures,
+different photographs meet within any threshold by chance, and every turned view compared
+multiplies the chances. So a hash match is only a candidate until a second, independent look
+confirms it (``verify``): the two 16x16 grey thumbnails, seen the way the hashes matched,
+must correlate (allowing for a small crop), and the pictures must have the same shape.
+
+The hash numbers come from ``bench/accuracy.py`` on the dev corpus, the verification's from
+``bench/precision.py`` on generated libraries (README, "Accuracy").
 """
 
 from __future__ import annotations
+
+import math
+
+import numpy as np
 
 from .models import Fingerprint, Match, Similarity
 
@@ -62,6 +71,20 @@ def preset(name: str, rotations: bool = True) -> Similarity:
 DEFAULT_RULE = preset(DEFAULT_PRESET)
 
 
+# Verification. Every copy in the dev corpus (re-encodes, resizes, edits, noise, blur,
+# watermarks, turns, small crops) correlated at 0.90 or more once a crop of up to one
+# thumbnail pixel a side was allowed for; different photographs of the same shape that passed
+# the hash filter of the default preset, at most 0.89 (bench/precision.py). Turned views and
+# pictures with little structure need more: a flat thumbnail correlates on noise.
+MIN_LIKENESS = 0.90
+MIN_LIKENESS_TURNED = 0.93
+MIN_LIKENESS_LOW_DETAIL = 0.95
+LOW_DETAIL_SPREAD = 12.0  # standard deviation of a thumbnail's grey levels
+# A copy keeps the picture's shape; a small crop changes it by a few percent (5% at most in
+# the dev corpus). Two pictures 10% or more apart in width over height are not copies.
+MAX_ASPECT_CHANGE = 1.10
+
+
 def comparable(fp: Fingerprint) -> str | None:
     """None when this picture may be judged a near duplicate; else why it is exact-only."""
     if not fp.decoded or fp.phash is None or fp.dhash is None:
@@ -107,40 +130,79 @@ def best_match(a: Fingerprint, b: Fingerprint, turns: bool = True) -> Match | No
 
 
 def matches(a: Fingerprint, b: Fingerprint, rule: Similarity) -> Match | None:
-    """The closest passing view when ``a`` and ``b`` are near duplicates under ``rule``,
-    else None. Same bytes always match; a picture that is not ``comparable`` matches
-    nothing else."""
+    """The closest view in which ``a`` and ``b`` are near duplicates under ``rule`` (its
+    hashes pass and the thumbnails confirm them), else None. Same bytes always match; a
+    picture that is not ``comparable`` matches nothing else."""
     if a.sha256 == b.sha256:
         return Match(0, 0, 0)
     if not rule.near or comparable(a) or comparable(b):
         return None
-    return _closest([m for m in _views(a, b, rule.turned > 0) if within(m, rule)])
+    passing = sorted((m for m in _views(a, b, rule.turned > 0) if within(m, rule)), key=_closeness)
+    for m in passing:
+        likeness = thumb_likeness(a, b, m.turn)
+        if verify(a, b, m.turn, likeness) is None:
+            return Match(m.turn, m.phash, m.dhash, likeness)
+    return None
+
+
+def _closeness(m: Match) -> tuple[int, int]:
+    return (m.phash + m.dhash, m.turn)
 
 
 def is_near(a: Fingerprint, b: Fingerprint, rule: Similarity) -> bool:
-    """``matches(a, b, rule) is not None``, stopping at the first passing view."""
+    """``matches(a, b, rule) is not None``."""
     if a.sha256 == b.sha256:
         return True
-    return rule.near and comparable(a) is None and comparable(b) is None and hashes_near(a, b, rule)
+    return rule.near and comparable(a) is None and comparable(b) is None and near_pair(a, b, rule)
 
 
-def hashes_near(a: Fingerprint, b: Fingerprint, rule: Similarity) -> bool:
-    """The hash part of ``is_near``, for two pictures already known to be ``comparable``:
-    grouping checks that once per picture, then judges every candidate pair here, and most
-    pass upright."""
+def near_pair(a: Fingerprint, b: Fingerprint, rule: Similarity) -> bool:
+    """``is_near`` for two pictures already known to be ``comparable`` (grouping checks that
+    once per picture, then judges every candidate pair here): a passing hash view, upright
+    first, confirmed by ``verify``."""
     if a.phash is None or a.dhash is None or b.phash is None or b.dhash is None:
         return False
     p = (a.phash ^ b.phash).bit_count()
-    if p <= rule.phash and p + (a.dhash ^ b.dhash).bit_count() <= rule.combined:
+    if p <= rule.phash and p + (a.dhash ^ b.dhash).bit_count() <= rule.combined and _confirmed(a, b, 0):
         return True
     if rule.turned <= 0:
         return False
-    for (x_phash, x_dhash), y in (((b.phash, b.dhash), a), ((a.phash, a.dhash), b)):
-        for turned_phash, turned_dhash in zip(y.phash_turned, y.dhash_turned, strict=True):
+    for (x_phash, x_dhash), y, inverse in (((b.phash, b.dhash), a, False), ((a.phash, a.dhash), b, True)):
+        for t, (turned_phash, turned_dhash) in enumerate(zip(y.phash_turned, y.dhash_turned, strict=True), 1):
             p = (x_phash ^ turned_phash).bit_count()
             if p <= rule.turned and p + (x_dhash ^ turned_dhash).bit_count() <= rule.combined:
-                return True
+                if _confirmed(a, b, _INVERSE.get(t, t) if inverse else t):
+                    return True
     return False
+
+
+def _confirmed(a: Fingerprint, b: Fingerprint, turn: int) -> bool:
+    return verify(a, b, turn, thumb_likeness(a, b, turn)) is None
+
+
+def verify(a: Fingerprint, b: Fingerprint, turn: int, likeness: float | None) -> str | None:
+    """Why the second look says ``b`` is not ``a`` seen by ``turn`` (None: it is). The
+    pictures must have the same shape, and their thumbnails must correlate at least
+    ``needed_likeness``."""
+    aspect = aspect_change(a, b, turn)
+    if aspect is None or aspect > MAX_ASPECT_CHANGE:
+        return "shapes differ" if aspect is not None else "sizes unknown"
+    if likeness is None:
+        return "no thumbnail to compare"
+    needed = needed_likeness(a, b, turn)
+    if likeness < needed:
+        return f"thumbnails {likeness:.2f} alike, {needed:.2f} needed"
+    return None
+
+
+def needed_likeness(a: Fingerprint, b: Fingerprint, turn: int) -> float:
+    """The thumbnail likeness a match needs: more for a turned view and for pictures with
+    little structure (sky, walls, dark frames)."""
+    needed = MIN_LIKENESS_TURNED if turn else MIN_LIKENESS
+    spreads = [thumb_spread(fp) for fp in (a, b)]
+    if min(s if s is not None else 0.0 for s in spreads) < LOW_DETAIL_SPREAD:
+        needed = max(needed, MIN_LIKENESS_LOW_DETAIL)
+    return needed
 
 
 def within(m: Match, rule: Similarity) -> bool:
@@ -148,6 +210,95 @@ def within(m: Match, rule: Similarity) -> bool:
     ``rule.combined``."""
     limit = rule.phash if m.turn == 0 else rule.turned
     return m.phash <= limit and m.phash + m.dhash <= rule.combined
+
+
+# Each turn (Match.turn) on a thumbnail held as rows x columns, as Pillow's transpose
+# (fingerprint.TURNS) does it to a picture.
+_THUMB_TURNS = (
+    lambda t: t,
+    lambda t: t[:, ::-1],  # mirrored
+    lambda t: t[::-1, :],  # upside down
+    lambda t: t[::-1, ::-1],  # turned 180°
+    lambda t: t.T,  # transposed
+    lambda t: t[::-1, ::-1].T,  # transversed
+    lambda t: np.rot90(t, 1),  # turned 90° left
+    lambda t: np.rot90(t, -1),  # turned 90° right
+)
+_SWAPS_AXES = frozenset({4, 5, 6, 7})
+# A small crop moves a thumbnail's content by up to a pixel at each side. The likeness is
+# the best correlation over these crops of either thumbnail (0, 1/2 or 1 pixel off each
+# side), each resampled back to full size: linear maps, built once.
+_CROP_MARGINS = (0.0, 0.5, 1.0)
+
+
+def _resampling(side: int, low: float, high: float) -> np.ndarray:
+    """The matrix that stretches [low, side - high] of a line of ``side`` samples to all of it."""
+    w = np.zeros((side, side), dtype=np.float32)
+    for i in range(side):
+        x = min(max(low + (i + 0.5) * (side - low - high) / side - 0.5, 0.0), side - 1.0)
+        k = math.floor(x)
+        w[i, k] += 1.0 - (x - k)
+        if x > k:
+            w[i, k + 1] += x - k
+    return w
+
+
+_CROPS = {}
+
+
+def _crop_maps(side: int) -> np.ndarray:
+    if side not in _CROPS:
+        _CROPS[side] = np.stack([_resampling(side, lo, hi) for lo in _CROP_MARGINS for hi in _CROP_MARGINS])
+    return _CROPS[side]
+
+
+def thumb_array(fp: Fingerprint) -> np.ndarray | None:
+    if fp.thumb is None:
+        return None
+    side = math.isqrt(len(fp.thumb))
+    return np.frombuffer(fp.thumb, dtype=np.uint8).reshape(side, side).astype(np.float32)
+
+
+def thumb_spread(fp: Fingerprint) -> float | None:
+    """How much is in the picture: the standard deviation of its thumbnail's grey levels."""
+    t = thumb_array(fp)
+    return None if t is None else float(t.std())
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    centred = rows - rows.mean(axis=-1, keepdims=True)
+    return centred / np.maximum(np.linalg.norm(centred, axis=-1, keepdims=True), 1e-6)
+
+
+def _cropped(t: np.ndarray) -> np.ndarray:
+    """Every crop of ``t`` in _CROP_MARGINS, resampled to full size, as unit rows."""
+    maps = _crop_maps(t.shape[0])
+    rows = maps @ t  # (9, side, side): the rows cropped
+    both = rows[:, None] @ maps.transpose(0, 2, 1)[None]  # (9, 9, side, side)
+    return _unit(both.reshape(-1, t.size))
+
+
+def thumb_likeness(a: Fingerprint, b: Fingerprint, turn: int) -> float | None:
+    """How alike the thumbnails are once ``a``'s is turned by ``turn`` (b is a turned):
+    the best Pearson correlation of their grey levels when either may be a small crop of
+    the other, so brightness and contrast edits and small crops keep it near 1. None when
+    a thumbnail is missing or flat (nothing to correlate)."""
+    ta, tb = thumb_array(a), thumb_array(b)
+    if ta is None or tb is None or ta.shape != tb.shape or ta.std() == 0 or tb.std() == 0:
+        return None
+    ta = np.ascontiguousarray(_THUMB_TURNS[turn](ta))
+    ua, ub = _unit(ta.reshape(-1)), _unit(tb.reshape(-1))
+    return float(max((_cropped(ta) @ ub).max(), (_cropped(tb) @ ua).max()))
+
+
+def aspect_change(a: Fingerprint, b: Fingerprint, turn: int) -> float | None:
+    """How many times wider (or taller) ``b`` is than ``a``, seen the same way round (1:
+    the same shape); None without sizes."""
+    if not (a.width and a.height and b.width and b.height):
+        return None
+    ra = a.width / a.height
+    rb = b.height / b.width if turn in _SWAPS_AXES else b.width / b.height
+    return max(ra, rb) / min(ra, rb)
 
 
 def describe_rule(rule: Similarity) -> str:
@@ -159,6 +310,7 @@ def describe_rule(rule: Similarity) -> str:
 
 
 def describe_match(m: Match) -> str:
-    """ "pHash 6, dHash 4 bits, mirrored"."""
+    """ "pHash 6, dHash 4 bits, thumbnails 0.97 alike, mirrored"."""
     how = "" if m.turn == 0 else f", {TURN_NAMES[m.turn]}"
-    return f"pHash {m.phash}, dHash {m.dhash} bits{how}"
+    alike = "" if m.likeness is None else f", thumbnails {m.likeness:.2f} alike"
+    return f"pHash {m.phash}, dHash {m.dhash} bits{alike}{how}"

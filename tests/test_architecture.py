@@ -36,7 +36,7 @@ LAYERS = {
 OWNERS = {
     "PIL": {"fingerprint"},
     "imagehash": {"fingerprint"},
-    "numpy": {"vptree"},
+    "numpy": {"vptree", "similarity"},
     "scipy": {"fingerprint"},
     "pillow_heif": {"extras"},
     "rawpy": {"extras"},

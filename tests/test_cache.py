@@ -42,6 +42,7 @@ fingerprints = st.builds(
     frames=st.integers(1, 500),
     taken=st.one_of(st.none(), st.text(max_size=20)),
     stable_bits=st.one_of(st.none(), st.integers(0, 64)),
+    thumb=st.one_of(st.none(), st.binary(min_size=256, max_size=256)),
 ).flatmap(
     # A decoded picture has both sets of seven turned hashes; an undecoded file neither.
     lambda fp: st.one_of(st.just(((), ())), st.tuples(st.tuples(*[U64] * 7), st.tuples(*[U64] * 7))).map(
@@ -250,7 +251,7 @@ def test_scanned_roots_are_remembered_for_later_commands(tmp_path: Path, scan_js
         assert sorted(cache.roots()) == [str(tmp_path / "a"), str(tmp_path / "b")]
 
 
-def test_a_schema_1_cache_is_upgraded_and_its_rows_recomputed(
+def test_a_schema_1_cache_is_upgraded_to_the_current_schema_and_its_rows_recomputed(
     tmp_path: Path, scan_json, cache_path: Path
 ) -> None:
     import sqlite3
@@ -268,10 +269,10 @@ def test_a_schema_1_cache_is_upgraded_and_its_rows_recomputed(
     doc = scan_json(str(tmp_path / "lib"))
     assert doc["fingerprinted"] == 1
     with sqlite3.connect(cache_path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == cache_module.SCHEMA_VERSION == 2
-        turned, stable = conn.execute("SELECT turned, stable_bits FROM files").fetchone()
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == cache_module.SCHEMA_VERSION == 3
+        turned, stable, thumb = conn.execute("SELECT turned, stable_bits, thumb FROM files").fetchone()
     conn.close()
-    assert len(turned) == 14 * 8 and stable >= 16
+    assert len(turned) == 14 * 8 and stable >= 16 and len(thumb) == 16 * 16
     assert scan_json(str(tmp_path / "lib"))["cached"] == 1
 
 
