@@ -43,7 +43,10 @@ def source_paths() -> list[str]:
     for folder, _, names in os.walk(SOURCES):
         for name in sorted(names):
             rel = os.path.relpath(os.path.join(folder, name), SOURCES)
-            if name.lower().rsplit(".", 1)[-1] in ("jpg", "jpeg", "png", "tif", "webp") and rel not in in_real_groups:
+            if (
+                name.lower().rsplit(".", 1)[-1] in ("jpg", "jpeg", "png", "tif", "webp")
+                and rel not in in_real_groups
+            ):
                 paths.append(rel)
     return sorted(paths)
 
@@ -157,7 +160,9 @@ def _write(out: str, rel: str, data: bytes) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, required=True, help="pictures (planted copies and bursts come on top)")
+    parser.add_argument(
+        "--files", type=int, required=True, help="pictures (planted copies and bursts come on top)"
+    )
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--burst", type=int, default=0, help="add one burst of this many frames")
@@ -170,7 +175,10 @@ def main() -> None:
     planted_share = 0.03
     bursts = round(args.files * 1650 / 100_000)
     rng = random.Random(f"{args.seed}:bursts")
-    jobs = [(args.seed, s, min(s + CHUNK, args.files), args.out, sources, planted_share) for s in range(0, args.files, CHUNK)]
+    jobs = [
+        (args.seed, s, min(s + CHUNK, args.files), args.out, sources, planted_share)
+        for s in range(0, args.files, CHUNK)
+    ]
     burst_jobs = [(args.seed, k, rng.randint(3, 12), args.out, sources) for k in range(bursts)]
     if args.burst:
         burst_jobs.append((args.seed, bursts, args.burst, args.out, sources))
@@ -186,7 +194,16 @@ def main() -> None:
     for entry in truth.values():
         kind = entry["made"].split()[0]
         made[kind] = made.get(kind, 0) + 1
-    print(json.dumps({"out": args.out, "files": len(truth), "made": made, "seconds": round(time.monotonic() - started, 1)}))
+    print(
+        json.dumps(
+            {
+                "out": args.out,
+                "files": len(truth),
+                "made": made,
+                "seconds": round(time.monotonic() - started, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -84,7 +84,9 @@ def main() -> None:
                 (source_v, box_v), (source_k, box_k) = where(victim), where(keeper)
                 shared = overlap(box_v, box_k) if source_v == source_k else 0.0
                 if shared < 0.5:
-                    wrong.append((keeper, victim, action.reason))
+                    wrong.append(
+                        (keeper, victim, action.reason + ("; same source" if source_v == source_k else ""))
+                    )
                 elif shared < 0.8:
                     crops += 1
         recall = {}

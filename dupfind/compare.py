@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from .cache import Cache, CachedRow
 from .errors import FingerprintError
 from .fingerprint import distance, fingerprint_path
-from .models import Fingerprint, ImageFile, Similarity
+from .models import Evidence, Fingerprint, ImageFile, Similarity
 from .models import Match as View
-from .similarity import DEFAULT_RULE, best_match, comparable, matches
+from .similarity import DEFAULT_RULE, best_match, comparable, evidence, matches, within
 from .vptree import VPTree
 
 HASH_NAMES = ("ahash", "dhash", "phash")
@@ -29,8 +29,9 @@ class Comparison:
     distances: dict[str, int]
     verdict: str
     rule: Similarity
-    best: View | None  # the closest way round, turns included
+    best: View | None  # the matching way round, else the closest by the hashes, turns included
     exact_only: str | None  # why near-duplicate is out of the question, if it is
+    evidence: Evidence | None = None  # the second look at ``best``, when its hashes pass
 
     @property
     def threshold(self) -> int:
@@ -50,14 +51,18 @@ def compare_files(path_a: str, path_b: str, rule: Similarity = DEFAULT_RULE) -> 
     b_file, b_fp = _fingerprint(path_b)
     distances = {name: distance(getattr(a_fp, name), getattr(b_fp, name)) for name in HASH_NAMES}
     exact_only = comparable(a_fp) or comparable(b_fp)
+    match = matches(a_fp, b_fp, rule) if a_fp.sha256 != b_fp.sha256 else None
+    best = match or best_match(a_fp, b_fp, turns=rule.turned > 0)
     if a_fp.sha256 == b_fp.sha256:
         verdict = IDENTICAL
-    elif matches(a_fp, b_fp, rule):
+    elif match is not None:
         verdict = NEAR_DUPLICATE
     else:
         verdict = DIFFERENT
-    best = best_match(a_fp, b_fp, turns=rule.turned > 0)
-    return Comparison((a_file, b_file), (a_fp, b_fp), distances, verdict, rule, best, exact_only)
+    second = None
+    if verdict != IDENTICAL and not exact_only and best is not None and within(best, rule):
+        second = evidence(a_fp, b_fp, best)
+    return Comparison((a_file, b_file), (a_fp, b_fp), distances, verdict, rule, best, exact_only, second)
 
 
 def _fingerprint(path: str) -> tuple[ImageFile, Fingerprint]:

@@ -202,6 +202,19 @@ class Match:
     likeness: float | None = None
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """The second look at a hash match (similarity.evidence): the thumbnails' likeness seen
+    the ``turn`` way round against what is ``needed``, the change of shape, and why the look
+    refutes the match (None: it confirms it)."""
+
+    turn: int
+    likeness: float | None
+    needed: float
+    aspect_change: float | None
+    refuted: str | None
+
+
 MOVES = ("trash", "move", "hardlink")  # the actions that take a file out of the library
 
 

@@ -13,8 +13,8 @@ from .compare import HASH_NAMES, Comparison, Match
 from .errors import NO_DECODER
 from .extras import INSTALL_HINT
 from .fingerprint import hash_hex
-from .models import ExactGroup, Failure, GroupOutcome, Outcome, PlannedGroup, ScanReport
-from .similarity import TURN_NAMES, describe_match, describe_rule
+from .models import Evidence, ExactGroup, Failure, GroupOutcome, Outcome, PlannedGroup, ScanReport
+from .similarity import MAX_ASPECT_CHANGE, TURN_NAMES, describe_match, describe_rule
 
 SKIPPED_SHOWN_PER_REASON = 10
 
@@ -169,6 +169,17 @@ def compare_json(c: Comparison, arguments: Sequence[str]) -> dict[str, Any]:
         if c.best is None
         else {"turn": TURN_NAMES[c.best.turn], "phash": c.best.phash, "dhash": c.best.dhash},
         "rule": {"phash": c.rule.phash, "combined": c.rule.combined, "turned": c.rule.turned},
+        "evidence": None
+        if c.evidence is None
+        else {
+            "turn": TURN_NAMES[c.evidence.turn],
+            "thumbnail_likeness": None if c.evidence.likeness is None else round(c.evidence.likeness, 4),
+            "likeness_needed": c.evidence.needed,
+            "aspect_change": None if c.evidence.aspect_change is None else round(c.evidence.aspect_change, 4),
+            "aspect_change_allowed": MAX_ASPECT_CHANGE,
+            "confirms": c.evidence.refuted is None,
+            "refuted": c.evidence.refuted,
+        },
         "exact_only": c.exact_only,
         "threshold": c.threshold,
         "same_file": c.same_file,
@@ -195,6 +206,8 @@ def compare_text(c: Comparison) -> str:
     lines.append(f"distances (bits of 64): {dist}")
     if c.best is not None and c.best.turn:
         lines.append(f"closest when turned: {describe_match(c.best)}")
+    if c.evidence is not None:
+        lines.append(f"second look: {describe_evidence(c.evidence)}")
     note = " (the same file under two names)" if c.same_file else ""
     rule = f"rule: {describe_rule(c.rule)}"
     if c.verdict == "identical":
@@ -203,10 +216,29 @@ def compare_text(c: Comparison) -> str:
         lines.append(f"verdict: near-duplicate: {describe_match(c.best)} ({rule})")  # type: ignore[arg-type]
     elif c.exact_only:
         lines.append(f"verdict: different: only exact copies count for this picture ({c.exact_only})")
+    elif c.evidence is not None and c.evidence.refuted:
+        lines.append(
+            f"verdict: different: the hashes pass, but the second look refutes them ({c.evidence.refuted})"
+        )
     else:
         closest = f"{describe_match(c.best)}, " if c.best else ""
         lines.append(f"verdict: different: {closest}outside the {rule}")
     return "\n".join(lines)
+
+
+def describe_evidence(e: Evidence) -> str:
+    """ "thumbnails 0.97 alike (0.90 needed), shapes 1.00x apart (1.10x allowed), upright: confirms"."""
+    alike = (
+        "no thumbnails"
+        if e.likeness is None
+        else f"thumbnails {e.likeness:.2f} alike ({e.needed:.2f} needed)"
+    )
+    shape = (
+        "sizes unknown"
+        if e.aspect_change is None
+        else f"shapes {e.aspect_change:.2f}x apart ({MAX_ASPECT_CHANGE:.2f}x allowed)"
+    )
+    return f"{alike}, {shape}, {TURN_NAMES[e.turn]}: {'refutes' if e.refuted else 'confirms'}"
 
 
 # -- dedupe -------------------------------------------------------------------------------------

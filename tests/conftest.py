@@ -19,6 +19,17 @@ SHARED = REPO.parent / "shared"
 FIXTURE = SHARED / "corpus" / "fixture"
 
 
+def _rings() -> bytes:
+    r = np.hypot(*np.meshgrid(np.arange(16) - 7.5, np.arange(16) - 7.5))
+    return (128 + 100 * np.cos(r * 1.3)).astype(np.uint8).tobytes()
+
+
+# A 16x16 thumbnail that looks the same every way round (rings about its centre): made-up
+# fingerprints carry it so that the second look (similarity.verify) confirms every view and a
+# test holds the hash part of the rule alone.
+SYMMETRIC_THUMB = _rings()
+
+
 def photo(seed: int, size: tuple[int, int] = (320, 240), mode: str = "RGB") -> Image.Image:
     """A smooth, photo-like picture, different for every seed: random colour blobs
     (an 8x6 random grid scaled up with bicubic) plus a little texture."""

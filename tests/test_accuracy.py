@@ -16,7 +16,7 @@ from dupfind.fingerprint import TURNS, dhashes_turned, fingerprint_path, hash_to
 from dupfind.models import Fingerprint, Match
 from dupfind.similarity import PRESETS, TURN_NAMES, comparable, is_near, matches, similarity
 
-from .conftest import photo, save, write_photo
+from .conftest import SYMMETRIC_THUMB, photo, save, write_photo
 
 HASH = st.integers(0, 2**64 - 1)
 _SWAPS = {
@@ -149,10 +149,38 @@ def test_the_rule_is_symmetric_and_bounded(
         b_turned[turned_at - 1], db_turned[turned_at - 1] = b, db
         b, db = b ^ (2**64 - 1), db ^ (2**64 - 1)
     fa = Fingerprint(
-        "a" * 64, 0, da, a, 100, 100, "PNG", 1, None, None, None, tuple(randoms()), tuple(randoms()), 40
+        "a" * 64,
+        0,
+        da,
+        a,
+        100,
+        100,
+        "PNG",
+        1,
+        None,
+        None,
+        None,
+        tuple(randoms()),
+        tuple(randoms()),
+        40,
+        SYMMETRIC_THUMB,
     )
     fb = Fingerprint(
-        "b" * 64, 0, db, b, 100, 100, "PNG", 1, None, None, None, tuple(b_turned), tuple(db_turned), 40
+        "b" * 64,
+        0,
+        db,
+        b,
+        100,
+        100,
+        "PNG",
+        1,
+        None,
+        None,
+        None,
+        tuple(b_turned),
+        tuple(db_turned),
+        40,
+        SYMMETRIC_THUMB,
     )
     rule = similarity(threshold)
     m = matches(fa, fb, rule)

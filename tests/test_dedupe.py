@@ -29,7 +29,7 @@ from dupfind.models import Candidate, Fingerprint, Group, ImageFile
 from dupfind.plan import PlanOptions, plan_all, plan_group
 from dupfind.similarity import matches, similarity
 
-from .conftest import photo, save, sha256_of, tree_snapshot, write_photo
+from .conftest import SYMMETRIC_THUMB, photo, save, sha256_of, tree_snapshot, write_photo
 
 
 def dupfind(env: dict[str, str], *args: str, stdin: str | None = "") -> subprocess.CompletedProcess:
@@ -300,9 +300,10 @@ def _candidate(name: str, phash: int, pixels: int = 100) -> Candidate:
         dhash=0xF0F0F0F0F0F0F0F0,
         phash=phash,
         width=pixels,
-        height=100,
+        height=pixels,
         format="JPEG",
         stable_bits=40,
+        thumb=SYMMETRIC_THUMB,
     )
     return Candidate(file, fp, (name,))
 
