@@ -8,7 +8,9 @@ aside and rebuilt, never trusted.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import json
 import os
 import sqlite3
 import stat
@@ -18,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import CacheError, CacheVersionError
-from .models import Fingerprint, ImageFile
+from .models import Fingerprint, ImageFile, Provenance
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # PRAGMA application_id marks a database as ours ("dupf"), so a foreign one is recognised.
 APPLICATION_ID = 0x64757066
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -55,7 +57,7 @@ _COLUMNS = {
     "files": (
         "path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "params_id", "sha256", "ahash", "dhash",
         "phash", "width", "height", "format", "frames", "taken", "problem", "detail", "scanned_ns",
-        "turned", "stable_bits", "thumb",
+        "turned", "stable_bits", "thumb", "provenance",
     ),
     "roots": ("path", "scanned_ns"),
 }  # fmt: skip
@@ -63,9 +65,13 @@ _COLUMNS = {
 _THUMB = """
 ALTER TABLE files ADD COLUMN thumb BLOB;
 """
+# Version 4: what the file tells of its history, for the keeper (issue 11), as JSON.
+_PROVENANCE = """
+ALTER TABLE files ADD COLUMN provenance TEXT;
+"""
 # Migrations from version N to N+1, each run inside the one upgrade transaction. Rows from
 # before are recomputed anyway: their parameter string names an older algorithm.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA, 1: _TURNED, 2: _THUMB}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA, 1: _TURNED, 2: _THUMB, 3: _PROVENANCE}
 
 
 def to_sql_int(value: int) -> int:
@@ -489,6 +495,7 @@ def _cached_to_row(file: ImageFile, fp: Fingerprint, params_id: int) -> tuple[ob
         _pack(fp.phash_turned + fp.dhash_turned),
         fp.stable_bits,
         fp.thumb,
+        None if fp.provenance is None else json.dumps(dataclasses.asdict(fp.provenance)),
     )
 
 
@@ -508,7 +515,7 @@ _ROW_IS_SOUND = " AND ".join(
             _typed(c, "integer", "null")
             for c in ("ahash", "dhash", "phash", "width", "height", "frames", "stable_bits")
         ),
-        *(_typed(c, "text", "null") for c in ("format", "taken", "problem", "detail")),
+        *(_typed(c, "text", "null") for c in ("format", "taken", "problem", "detail", "provenance")),
         _typed("path", "blob"),
         f"{_typed('sha256', 'blob')} AND length(sha256) = 32",
         f"(turned IS NULL OR ({_typed('turned', 'blob')} AND length(turned) = {2 * 7 * 8}))",
@@ -522,7 +529,9 @@ def _row_to_cached(row: tuple) -> CachedRow:
     if row[-1] != 1:
         raise _Damaged("a row of its files table holds values of the wrong type")
     (path, dev, ino, size, mtime_ns, ctime_ns, params_id, sha, ahash, dhash, phash) = row[:11]
-    (width, height, fmt, frames, taken, problem, detail, _scanned, turned, stable_bits, thumb) = row[11:22]
+    (width, height, fmt, frames, taken, problem, detail, _scanned, turned, stable_bits, thumb, facts) = row[
+        11:23
+    ]
     file = ImageFile(os.fsdecode(path), from_sql_int(dev), from_sql_int(ino), size, mtime_ns, ctime_ns)
     phash_turned, dhash_turned = _unpack(turned)
     fp = Fingerprint(
@@ -541,8 +550,21 @@ def _row_to_cached(row: tuple) -> CachedRow:
         dhash_turned=dhash_turned,
         stable_bits=stable_bits,
         thumb=thumb,
+        provenance=_provenance(facts),
     )
     return CachedRow(file, params_id, fp)
+
+
+def _provenance(text: str | None) -> Provenance | None:
+    if text is None:
+        return None
+    try:
+        fields = json.loads(text)
+        if fields.get("detail") is not None:
+            fields["detail"] = tuple(fields["detail"])
+        return Provenance(**fields)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise _Damaged(f"a row of its files table holds a damaged provenance ({exc})") from None
 
 
 def _read_header(path: str) -> bytes:

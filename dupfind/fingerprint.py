@@ -24,13 +24,13 @@ import PIL
 import scipy.fftpack
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from . import errors, extras
+from . import errors, extras, provenance
 from .errors import FingerprintError
-from .models import Failure, Fingerprint, ImageFile
+from .models import Failure, Fingerprint, ImageFile, Provenance
 from .walk import RAW_EXTENSIONS, extension, image_file
 
 # Bump when anything that changes a hash changes; the cache then recomputes every row.
-ALGORITHM_VERSION = 3
+ALGORITHM_VERSION = 6
 # Smallest side a reduced decode keeps. JPEG draft picks the largest DCT scale (1/2, 1/4,
 # 1/8) that stays at or above it; other formats are box-reduced to it. 256 px is 8x the
 # 32 px pHash input, which keeps the hashes within a bit of a full decode (see the
@@ -71,8 +71,12 @@ _TRANSPOSE = {
 }
 extras.heif_available()  # registers HEIF with Pillow when pillow-heif is installed
 _EXIF_IFD = 0x8769
+_GPS_IFD = 0x8825
 _ORIENTATION = 0x0112
 _DATETIME_ORIGINAL = 0x9003
+_MAKE, _MODEL, _SOFTWARE, _MAKER_NOTE = 0x010F, 0x0110, 0x0131, 0x927C
+_GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_LOSSLESS_FORMATS = frozenset({"PNG", "TIFF", "BMP", "GIF", "WEBP"})
 
 
 # The seven other ways a picture can lie: mirrored, flipped, turned. Fingerprint.phash_turned
@@ -88,6 +92,7 @@ TURNS = (
 )
 HASH_SIDE = 8  # every hash is 8x8 = 64 bits
 THUMB_SIDE = 16  # Fingerprint.thumb: 16x16 grey levels
+APPEARANCE_SIDE = 128  # sharpness and noise are measured on the picture resized to this square
 _DCT_SIDE = 32  # imagehash's pHash input: 32x32, of which the low 8x8 DCT block is kept
 # A pHash bit is "stable" when its DCT coefficient stands this far from the median: about a
 # grey level of amplitude over the 32x32 input (the unnormalised DCT-II scales a cosine of
@@ -321,6 +326,7 @@ class _Picture:
     format: str
     frames: int
     taken: str | None
+    provenance: Provenance | None = None
 
 
 def _decode_and_hash(data: bytes, sha256: str, name: str) -> Fingerprint:
@@ -342,6 +348,7 @@ def _decode_and_hash(data: bytes, sha256: str, name: str) -> Fingerprint:
         dhash_turned=tuple(dhashes[1:]),
         stable_bits=stable_bits,
         thumb=gray.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX).tobytes(),
+        provenance=picture.provenance,
     )
 
 
@@ -357,11 +364,30 @@ def _decode(data: bytes, orientation: int | None = None) -> _Picture:
         if orientation is None or exif.get(_ORIENTATION, 1) != 1:
             orientation = exif.get(_ORIENTATION, 1)
         taken = _taken(exif)
+        grey_file = im.mode in _GREY_MODES
+        luma_table = getattr(im, "quantization", {}).get(0) if fmt in ("JPEG", "MPO") else None
         if fmt in ("JPEG", "MPO"):
             # DCT-domain scaling: decodes at 1/2, 1/4 or 1/8 size, luma only when possible.
             im.draft("L", (MIN_DECODE_SIDE, MIN_DECODE_SIDE))
         im.load()
-        return _upright(to_gray(_reduce(im)), size, orientation, fmt, frames, taken)
+        # A lossless file's own pixels, full size, tell whether it went through JPEG.
+        full = im.convert("L") if fmt in _LOSSLESS_FORMATS else None
+        facts = provenance.describe(
+            bands=1 if grey_file else 3,
+            luma_table=luma_table,
+            make=_text(exif.get(_MAKE)),
+            model=_text(exif.get(_MODEL)),
+            maker_note=_MAKER_NOTE in exif.get_ifd(_EXIF_IFD),
+            software=_text(exif.get(_SOFTWARE)),
+            gps=bool(exif.get_ifd(_GPS_IFD)),
+            orientation=orientation if isinstance(orientation, int) else 1,
+            gray=None if full is None else (full.tobytes(), full.width, full.height),
+        )
+        picture = _upright(to_gray(_reduce(im)), size, orientation, fmt, frames, taken)
+        square = picture.gray.resize((APPEARANCE_SIDE, APPEARANCE_SIDE), Image.Resampling.BOX)
+        sharpness, noise, detail = provenance.appearance(square.tobytes(), APPEARANCE_SIDE)
+        facts = replace(facts, sharpness=sharpness, noise=noise, detail=detail)
+        return replace(picture, provenance=facts)
 
 
 def _upright(
@@ -470,6 +496,12 @@ def _brighter_than_left(grid: Image.Image) -> int:
     px = list(grid.tobytes())  # mode L: one byte per pixel
     w = HASH_SIDE + 1
     return _bits(px[r * w + c + 1] > px[r * w + c] for r in range(HASH_SIDE) for c in range(HASH_SIDE))
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return value if isinstance(value, str) else None
 
 
 def _taken(exif: Image.Exif) -> str | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .models import Candidate
+from .original import static_key
 
 LOSSLESS_FORMATS = frozenset({"PNG", "TIFF", "BMP"})
 
@@ -65,9 +66,13 @@ RULES: dict[str, Rule] = {
         Rule("oldest", lambda c: c.file.mtime_ns, lambda k, o: "oldest modification time"),
         Rule("newest", lambda c: -c.file.mtime_ns, lambda k, o: "newest modification time"),
         Rule("shortest-path", lambda c: len(c.path), lambda k, o: "shortest path"),
+        # Decided for a whole near group by original.reorder (evidence of derivation); this
+        # key is what a file says of itself, used before its group is known.
+        Rule("original", static_key, lambda k, o: "original: what the file says of itself"),
     )
 }
-DEFAULT_RULES = "resolution,lossless,largest,exif,oldest,shortest-path"
+ORIGINAL = "original"
+DEFAULT_RULES = "original,oldest,shortest-path"
 
 _PROTECTED = Rule("protected", lambda c: not c.protected, lambda k, o: "in a protected folder")
 _DECODED = Rule("decoded", lambda c: not c.fingerprint.decoded, lambda k, o: "the others did not decode")
@@ -90,6 +95,16 @@ def parse_rules(text: str) -> tuple[Rule, ...]:
 
 def _all(rules: Sequence[Rule]) -> tuple[Rule, ...]:
     return (_PROTECTED, _DECODED, *rules, _PATH)
+
+
+def before_original(rules: Sequence[Rule]) -> Callable[[Candidate], tuple[Any, ...]] | None:
+    """The key of what comes before ``original`` (protected, decoded, the user's earlier
+    rules), or None when the rules do not ask for the original."""
+    names = [r.name for r in rules]
+    if ORIGINAL not in names:
+        return None
+    chain = _all(rules)[: 2 + names.index(ORIGINAL)]
+    return lambda c: tuple(rule.key(c) for rule in chain)
 
 
 def rank_key(rules: Sequence[Rule]) -> Callable[[Candidate], tuple[Any, ...]]:

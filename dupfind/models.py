@@ -24,6 +24,25 @@ class ImageFile:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """What a file tells of its history (provenance.describe): read with the file, kept in
+    the cache, used to find the original among copies."""
+
+    channels: int  # 1: a grey file (a grey copy lost the colour)
+    jpeg_quality: int | None  # the libjpeg quality its luminance table is closest to
+    standard_tables: bool | None  # exactly libjpeg's table: re-saved by software, not a camera
+    camera: str | None  # EXIF Make and Model
+    maker_note: bool  # the camera's own EXIF block: editors and messengers drop it
+    software: str | None  # EXIF Software
+    gps: bool
+    orientation: int  # EXIF Orientation (1: as stored)
+    blockiness: float | None  # a lossless file's JPEG 8x8 grid (provenance.blockiness)
+    sharpness: float | None = None  # provenance.appearance, at APPEARANCE_SIDE
+    noise: float | None = None
+    detail: tuple[float, ...] | None = None  # sharpness per cell of a 4x4 grid, upright
+
+
+@dataclass(frozen=True)
 class Fingerprint:
     """What dupfind knows about a file's content.
 
@@ -53,6 +72,7 @@ class Fingerprint:
     # The upright picture as 16x16 grey levels (256 bytes, row by row): the second,
     # independent look that confirms a hash match (similarity.verify).
     thumb: bytes | None = None
+    provenance: Provenance | None = None
 
     @property
     def decoded(self) -> bool:
@@ -172,6 +192,7 @@ class Group:
 
     kind: str
     members: tuple[Candidate, ...]
+    why: str = ""  # why the first is kept, when decided for the whole group (original.reorder)
 
 
 @dataclass(frozen=True)

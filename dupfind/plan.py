@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .group import candidates, group_duplicates
-from .keeper import Rule, explain, rank_key
+from .keeper import Rule, before_original, explain, rank_key
 from .models import MOVES, Action, Candidate, Group, PlannedGroup, ScannedFile, Similarity
+from .original import reorder
 from .similarity import DEFAULT_RULE, describe_match, matches
 
 
@@ -40,7 +41,7 @@ def plan_group(
     if group.kind == "near" and not keeper.fingerprint.decoded:
         raise PlanError("a file that did not decode cannot be the keeper of a near group")
     others = [m for i, m in enumerate(group.members) if i != keeper_index]
-    why = explain(keeper, others, rules) if keeper_index == 0 else "chosen at the prompt"
+    why = "chosen at the prompt" if keeper_index != 0 else group.why or explain(keeper, others, rules)
     actions = [Action(keeper, "keep", 0, why)]
     for member in others:
         actions.append(_member_action(group, keeper, member, options))
@@ -84,6 +85,9 @@ def plan_all(
 ) -> list[tuple[Group, PlannedGroup]]:
     """Every group of these scanned files with the plan the rules propose for it."""
     groups = group_duplicates(candidates(files, protected), options.rule, rank_key(rules))
+    first = before_original(rules)
+    if first is not None:  # the original, by the evidence of the whole group
+        groups = [g for g in (reorder(g, options.rule, first) for g in groups) if g.members]
     return [(g, plan_group(g, rules, options)) for g in groups]
 
 

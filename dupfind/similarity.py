@@ -301,6 +301,18 @@ def thumb_correlation(a: Fingerprint, b: Fingerprint, turn: int) -> float | None
     return float(_unit(_THUMB_TURNS[turn](ta).reshape(-1)) @ _unit(tb.reshape(-1)))
 
 
+def thumb_difference(a: Fingerprint, b: Fingerprint, turn: int) -> float:
+    """How far apart the thumbnails are, ``a``'s turned by ``turn``, once each is brought to
+    zero mean and unit spread: the mean absolute difference (0: the same picture)."""
+    ta, tb = thumb_array(a), thumb_array(b)
+    if ta is None or tb is None or ta.shape != tb.shape:
+        return 2.0
+    za, zb = _THUMB_TURNS[turn](ta).reshape(-1), tb.reshape(-1)
+    za = (za - za.mean()) / max(float(za.std()), 1e-3)
+    zb = (zb - zb.mean()) / max(float(zb.std()), 1e-3)
+    return float(np.abs(za - zb).mean())
+
+
 def thumb_likeness(a: Fingerprint, b: Fingerprint, turn: int) -> float | None:
     """How alike the thumbnails are once ``a``'s is turned by ``turn`` (b is a turned):
     the best Pearson correlation of their grey levels when either may be a small crop of

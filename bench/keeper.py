@@ -1,0 +1,100 @@
+"""Is the keeper the original? On a corpus built by make_corpus.py, per preset.
+
+    python bench/keeper.py ../corpora/dev [--presets strict,normal,loose] [--keep RULES]
+
+Scans CORPUS (cache: bench/.cache-NAME.sqlite3), plans it as `dupfind dedupe --dry-run`
+does, and for every planned group that holds a ground-truth group's original, checks the
+keeper: the original itself or a byte copy of it counts as right. Prints the share of such
+groups per preset, the transforms of the wrong keepers, and how many groups keep a degraded
+copy (grayscale, watermark, noise, blur, downscale, thumbnail, crop) while the original is in
+the group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from dupfind import DEFAULT_RULES, PlanOptions, ScanOptions, open_cache, parse_rules, plan_all, scan
+from dupfind.fingerprint import PARAMS
+from dupfind.similarity import PRESETS, preset
+
+DEGRADED = {
+    "grayscale",
+    "watermark",
+    "noise",
+    "blur",
+    "downscale_50",
+    "thumbnail_320",
+    "crop_small",
+    "crop_heavy",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("corpus")
+    parser.add_argument("--presets", default=",".join(PRESETS))
+    parser.add_argument("--keep", default=DEFAULT_RULES)
+    parser.add_argument("--show", type=int, default=0)
+    args = parser.parse_args()
+    corpus = os.path.abspath(args.corpus)
+    name = os.path.basename(corpus.rstrip(os.sep))
+    cache = os.path.join(os.path.dirname(os.path.abspath(__file__)), f".cache-{name}.sqlite3")
+    with open_cache(cache, PARAMS) as db:
+        report = scan([os.path.join(corpus, "library")], db, ScanOptions())
+    with open(os.path.join(corpus, "ground_truth.json")) as f:
+        truth = json.load(f)
+    transform, original_of = {}, {}
+    for g in truth["groups"]:
+        members = g["members"]
+        anchor = next((m for m in members if m["transform"] == "original"), None)
+        for m in members:
+            path = os.path.join(corpus, m["path"])
+            transform[path] = m["transform"]
+            if anchor is not None:
+                original_of[path] = os.path.join(corpus, anchor["path"])
+    sha = {s.file.path: s.fingerprint.sha256 for s in report.files}
+    print(f"corpus: {corpus} ({report.paths} files); keeper rules: {args.keep}")
+    print(
+        f"\n{'preset':<8} {'groups':>7} {'keeper is the original':>23} {'degraded kept':>14}   wrong keepers by transform"
+    )
+    for preset_name in args.presets.split(","):
+        planned = plan_all(
+            report.files, parse_rules(args.keep), PlanOptions("trash", preset(preset_name)), lambda p: False
+        )
+        judged = right = degraded = 0
+        wrong: collections.Counter[str] = collections.Counter()
+        shown = 0
+        for _, plan in planned:
+            paths = [n for a in plan.actions for n in a.candidate.names]
+            originals = {original_of[p] for p in paths if p in original_of}
+            originals = {o for o in originals if o in paths}
+            if len(originals) != 1:
+                continue  # no original in the group (or two groups' originals: not ours to judge)
+            original = originals.pop()
+            judged += 1
+            keeper = plan.keeper.path
+            if sha.get(keeper) == sha.get(original):
+                right += 1
+                continue
+            kind = transform.get(keeper, "distractor")
+            wrong[kind] += 1
+            degraded += kind in DEGRADED
+            if shown < args.show:
+                shown += 1
+                print(f"    {kind}: {os.path.relpath(keeper, corpus)}  ({plan.why})")
+        share = right / judged if judged else float("nan")
+        print(
+            f"{preset_name:<8} {judged:>7} {right:>8} ({share:6.1%})      {degraded:>10}   "
+            + ", ".join(f"{k} {v}" for k, v in wrong.most_common())
+        )
+
+
+if __name__ == "__main__":
+    main()

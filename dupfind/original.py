@@ -1,0 +1,268 @@
+"""Which copy in a near group is the original: by evidence, never by name or folder.
+
+Every copy in a group was made from the original, directly or through another copy, and a
+copy loses information but never gains it. So the original is the member that:
+
+1. is seen **upright** by most of the others (a mirrored, turned or EXIF-rotated copy is the
+   one that disagrees with the majority);
+2. has **colour** where another member has none (no colour comes back from grey);
+3. has the **most pixels** (no detail comes back from a downscale, no area from a crop);
+4. is **not a conversion**: a PNG, TIFF or WebP whose pixels carry JPEG's 8x8 block edges was
+   made from a JPEG and holds nothing more than it;
+5. carries the **camera's evidence**: make and model, the camera's own MakerNote, GPS, and
+   JPEG tables that are not libjpeg's (software re-saves write libjpeg's tables);
+6. is **closest to all the others**: each copy is one edit away from the original and two
+   from every other copy (blur, noise, a watermark, brightness, contrast), so the original
+   is the group's medoid (image phylogeny's root, Dias, Rocha and Goldenstein, "Image
+   Phylogeny by Minimal Spanning Trees", IEEE TIFS 2012, in its simplest form). The
+   distance: how far a member's brightness, contrast, sharpness and noise are from the
+   group's medians, plus how far its thumbnail is from the others', seen the same way round;
+7. then the higher JPEG quality, the larger file. (A JPEG re-saved clearly below the best
+   quality of its group counts as derived before 6: a re-encode changes nothing visible.)
+
+The first criterion that tells the keeper from the runner-up is the reason given.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .models import Candidate, Fingerprint, Group, Similarity
+from .provenance import CONVERTED_BLOCKINESS
+from .similarity import best_match, matches, thumb_array, thumb_difference
+
+# Above this many members (a long burst) the pairwise comparison would cost the square of
+# the group; the static order is kept.
+MAX_MEMBERS = 64
+# Distances closer than this are a tie (Evidence.middle).
+DISTANCE_STEP = 0.1
+# A JPEG saved more than this many quality points (libjpeg's scale) below the best JPEG of
+# its group was re-saved: by a messenger, an export, a thumbnailer.
+LOWER_QUALITY = 8
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What marks one member as derived, or as the original."""
+
+    turned: bool  # seen turned or mirrored by most of the others
+    grey: bool  # no colour while another member has it
+    pixels: int
+    converted: bool  # a lossless file carrying JPEG's block edges
+    camera: int  # camera make/model, MakerNote, GPS, camera JPEG tables: 0-4
+    lower_quality: bool  # a JPEG saved clearly below the group's best JPEG quality
+    distance: float  # how far from the group's middle (reorder's medoid)
+    quality: int  # JPEG quality (libjpeg scale); 100 for lossless files
+    size_bytes: int
+
+    def key(self) -> tuple[Any, ...]:
+        return (
+            self.turned,
+            self.grey,
+            -self.pixels,
+            self.converted,
+            -self.camera,
+            self.lower_quality,
+            self.middle,
+            -self.quality,
+            -self.size_bytes,
+        )
+
+    @property
+    def middle(self) -> int:
+        """The distance in steps of DISTANCE_STEP: copies that changed nothing visible (a
+        re-encode, a conversion) tie with the original here, and quality decides."""
+        return int(self.distance / DISTANCE_STEP)
+
+
+def static_key(c: Candidate) -> tuple[Any, ...]:
+    """The order before a group is known (which member seeds a group): what one file says
+    of itself. ``reorder`` then decides within the group."""
+    fp = c.fingerprint
+    p = fp.provenance
+    return (
+        p is not None and p.channels == 1,
+        -((fp.width or 0) * (fp.height or 0)),
+        _converted(fp),
+        -_camera(fp),
+        -_quality(fp),
+        -c.file.size_bytes,
+    )
+
+
+def _camera(fp: Fingerprint) -> int:
+    p = fp.provenance
+    if p is None:
+        return 0
+    return int(p.camera is not None) + int(p.maker_note) + int(p.gps) + int(p.standard_tables is False)
+
+
+def _converted(fp: Fingerprint) -> bool:
+    p = fp.provenance
+    return p is not None and p.blockiness is not None and p.blockiness >= CONVERTED_BLOCKINESS
+
+
+def _pixels(fp: Fingerprint) -> int:
+    return (fp.width or 0) * (fp.height or 0)
+
+
+def _jpeg_quality(fp: Fingerprint) -> int | None:
+    return fp.provenance.jpeg_quality if fp.provenance is not None else None
+
+
+def _quality(fp: Fingerprint) -> int:
+    p = fp.provenance
+    if p is None or p.jpeg_quality is None:
+        return 100 if fp.format in ("PNG", "TIFF", "BMP") and not _converted(fp) else 0
+    return p.jpeg_quality
+
+
+def evidence(members: Sequence[Candidate], rule: Similarity) -> list[Evidence]:
+    """Each member's evidence, against the others of its group."""
+    fps = [m.fingerprint for m in members]
+    n = len(fps)
+    turned_by = [0] * n
+    apart = [0.0] * n
+    for i in range(n):
+        for j in range(i + 1, n):
+            view = _view(fps[i], fps[j], rule)
+            if view is None:
+                continue
+            d = thumb_difference(fps[i], fps[j], view.turn)
+            apart[i] += d
+            apart[j] += d
+            if view.turn:
+                turned_by[i] += 1
+                turned_by[j] += 1
+    off_middle = _off_middle(fps)
+    # Grey is derived where most of the group has colour (a grey original's copies may gain
+    # colour, say a watermark's coloured text).
+    colour = sum(fp.provenance is not None and fp.provenance.channels == 3 for fp in fps) * 2 > n
+    qualities = [_jpeg_quality(fp) for fp in fps]
+    # A WebP beside a JPEG as large was made from it: WebP is the web's re-encode of a photo.
+    jpeg_pixels = max((_pixels(fp) for fp in fps if fp.format in ("JPEG", "MPO")), default=0)
+    best_quality = max((q for q in qualities if q is not None), default=None)
+    return [
+        Evidence(
+            turned=turned_by[i] * 2 > n - 1,
+            grey=colour and fps[i].provenance is not None and fps[i].provenance.channels == 1,
+            pixels=(fps[i].width or 0) * (fps[i].height or 0),
+            converted=_converted(fps[i]) or (fps[i].format == "WEBP" and jpeg_pixels >= _pixels(fps[i])),
+            camera=_camera(fps[i]),
+            lower_quality=qualities[i] is not None
+            and best_quality is not None
+            and qualities[i] < best_quality - LOWER_QUALITY,
+            distance=round(off_middle[i] + apart[i] / max(n - 1, 1), 4),
+            quality=_quality(fps[i]),
+            size_bytes=members[i].file.size_bytes,
+        )
+        for i in range(n)
+    ]
+
+
+def _looks(fp: Fingerprint) -> list[float]:
+    """Brightness and contrast (the thumbnail's mean and spread), sharpness, noise, and the
+    sharpness of each cell of the grid."""
+    t = thumb_array(fp)
+    p = fp.provenance
+    mean, spread = (float(t.mean()), float(t.std())) if t is not None else (0.0, 0.0)
+    detail = list(p.detail) if p is not None and p.detail else [0.0] * 16
+    return [mean, spread, (p.sharpness or 0.0) if p else 0.0, (p.noise or 0.0) if p else 0.0, *detail]
+
+
+# What a change of one unit of each look weighs: grey levels of brightness and contrast;
+# sharpness, noise and each cell's sharpness relative to the group's median.
+_LOOK_SCALE = (8.0, 4.0, 0.1, 0.1)
+_CELL_SCALE = 0.05
+
+
+def _off_middle(fps: Sequence[Fingerprint]) -> list[float]:
+    """How far each member's looks are from the group's medians: a copy changed one of them
+    (brighter, more contrast, blurred, noisier, a watermark in a corner); the original sits at
+    the middle of all."""
+    looks = [_looks(fp) for fp in fps]
+    medians = [statistics.median(column) for column in zip(*looks, strict=True)]
+    out = []
+    for row in looks:
+        total = 0.0
+        for k, (value, middle) in enumerate(zip(row, medians, strict=True)):
+            if k < 2:
+                total += abs(value - middle) / _LOOK_SCALE[k]
+            elif k < 4:
+                total += abs(value - middle) / (_LOOK_SCALE[k] * max(middle, 1.0))
+            else:  # a cell: only more detail than the median counts (text, a logo, noise)
+                total += max(0.0, value - middle) / (_CELL_SCALE * max(middle, 1.0)) / 16
+        out.append(total)
+    return out
+
+
+def _view(a: Fingerprint, b: Fingerprint, rule: Similarity):  # type: ignore[no-untyped-def]
+    if a.sha256 == b.sha256:
+        return None  # byte copies: no distance, no turn
+    return matches(a, b, rule) or best_match(a, b)
+
+
+def reorder(group: Group, rule: Similarity, first: Callable[[Candidate], Any]) -> Group:
+    """The group with its original first and every member re-checked against it; members
+    that are no near duplicate of the new keeper leave the group (they stay where they are).
+    ``first`` puts what must come first before the evidence (protected, decoded)."""
+    members = list(group.members)
+    if group.kind != "near" or len(members) > MAX_MEMBERS:
+        return group
+    found = evidence(members, rule)
+    order = sorted(range(len(members)), key=lambda i: (first(members[i]), found[i].key(), members[i].path))
+    keeper = members[order[0]]
+    kept = [keeper] + [
+        members[i] for i in order[1:] if matches(keeper.fingerprint, members[i].fingerprint, rule) is not None
+    ]
+    if len(kept) < 2:
+        return Group(group.kind, (), "")
+    runner_up = next(i for i in order[1:] if members[i] in kept)
+    return Group(
+        group.kind,
+        tuple(kept),
+        explain(found[order[0]], found[runner_up], found, [members[i] for i in order]),
+    )
+
+
+def explain(
+    keeper: Evidence, runner_up: Evidence, everyone: Sequence[Evidence], ordered: Sequence[Candidate]
+) -> str:
+    """Plain words for what told the original from the best copy."""
+    derived = _derived_words(everyone)
+    tail = f"; the others are derived: {derived}" if derived else ""
+    if keeper.turned != runner_up.turned:
+        return f"original: seen upright by the others{tail}"
+    if keeper.grey != runner_up.grey:
+        return f"original: in colour{tail}"
+    if keeper.pixels != runner_up.pixels:
+        return f"original: most pixels{tail}"
+    if keeper.converted != runner_up.converted:
+        return f"original: the other is a conversion of a JPEG{tail}"
+    if keeper.camera != runner_up.camera:
+        return f"original: camera metadata and tables{tail}"
+    if keeper.lower_quality != runner_up.lower_quality:
+        return f"original: the other is a JPEG re-saved at a lower quality{tail}"
+    if keeper.middle != runner_up.middle:
+        return f"original: closest to all the others (the copies are each one edit away){tail}"
+    if keeper.quality != runner_up.quality:
+        return f"original: higher JPEG quality{tail}"
+    return (
+        f"original: larger file{tail}"
+        if keeper.size_bytes != runner_up.size_bytes
+        else "original: all evidence ties"
+    )
+
+
+def _derived_words(everyone: Sequence[Evidence]) -> str:
+    largest = max(e.pixels for e in everyone)
+    counts = {
+        "turned or mirrored": sum(e.turned for e in everyone),
+        "grey": sum(e.grey for e in everyone),
+        "smaller": sum(e.pixels < largest for e in everyone),
+        "converted from JPEG": sum(e.converted for e in everyone),
+    }
+    return ", ".join(f"{name} {n}" for name, n in counts.items() if n)
