@@ -10,7 +10,9 @@ copy loses information but never gains it. So the original is the member that:
 4. is **not a conversion**: a PNG, TIFF or WebP whose pixels carry JPEG's 8x8 block edges was
    made from a JPEG and holds nothing more than it;
 5. carries the **camera's evidence**: make and model, the camera's own MakerNote, GPS, and
-   JPEG tables that are not libjpeg's (software re-saves write libjpeg's tables);
+   JPEG tables that are not libjpeg's (software re-saves write libjpeg's tables); and has
+   the EXIF orientation most of the group has (a copy turned by setting the tag is the odd
+   one; a camera original whose copies were turned upright keeps its camera evidence);
 6. is **closest to all the others**: each copy is one edit away from the original and two
    from every other copy (blur, noise, a watermark, brightness, contrast), so the original
    is the group's medoid (image phylogeny's root, Dias, Rocha and Goldenstein, "Image
@@ -53,6 +55,7 @@ class Evidence:
     pixels: int
     converted: bool  # a lossless file carrying JPEG's block edges
     camera: int  # camera make/model, MakerNote, GPS, camera JPEG tables: 0-4
+    retagged: bool  # an EXIF orientation most of the group does not have (a rotation by tag)
     lower_quality: bool  # a JPEG saved clearly below the group's best JPEG quality
     distance: float  # how far from the group's middle (reorder's medoid)
     quality: int  # JPEG quality (libjpeg scale); 100 for lossless files
@@ -65,6 +68,7 @@ class Evidence:
             -self.pixels,
             self.converted,
             -self.camera,
+            self.retagged,
             self.lower_quality,
             self.middle,
             -self.quality,
@@ -105,6 +109,10 @@ def _converted(fp: Fingerprint) -> bool:
     return p is not None and p.blockiness is not None and p.blockiness >= CONVERTED_BLOCKINESS
 
 
+def _orientation(fp: Fingerprint) -> int:
+    return fp.provenance.orientation if fp.provenance is not None else 1
+
+
 def _pixels(fp: Fingerprint) -> int:
     return (fp.width or 0) * (fp.height or 0)
 
@@ -142,6 +150,8 @@ def evidence(members: Sequence[Candidate], rule: Similarity) -> list[Evidence]:
     # colour, say a watermark's coloured text).
     colour = sum(fp.provenance is not None and fp.provenance.channels == 3 for fp in fps) * 2 > n
     qualities = [_jpeg_quality(fp) for fp in fps]
+    orientations = [_orientation(fp) for fp in fps]
+    usual_orientation = max(set(orientations), key=orientations.count)
     # A WebP beside a JPEG as large was made from it: WebP is the web's re-encode of a photo.
     jpeg_pixels = max((_pixels(fp) for fp in fps if fp.format in ("JPEG", "MPO")), default=0)
     best_quality = max((q for q in qualities if q is not None), default=None)
@@ -152,6 +162,8 @@ def evidence(members: Sequence[Candidate], rule: Similarity) -> list[Evidence]:
             pixels=(fps[i].width or 0) * (fps[i].height or 0),
             converted=_converted(fps[i]) or (fps[i].format == "WEBP" and jpeg_pixels >= _pixels(fps[i])),
             camera=_camera(fps[i]),
+            retagged=_orientation(fps[i]) != usual_orientation
+            and orientations.count(usual_orientation) * 2 > n,
             lower_quality=qualities[i] is not None
             and best_quality is not None
             and qualities[i] < best_quality - LOWER_QUALITY,
@@ -244,6 +256,8 @@ def explain(
         return f"original: the other is a conversion of a JPEG{tail}"
     if keeper.camera != runner_up.camera:
         return f"original: camera metadata and tables{tail}"
+    if keeper.retagged != runner_up.retagged:
+        return f"original: its EXIF orientation is the group's; the other was turned by a tag{tail}"
     if keeper.lower_quality != runner_up.lower_quality:
         return f"original: the other is a JPEG re-saved at a lower quality{tail}"
     if keeper.middle != runner_up.middle:

@@ -1,0 +1,154 @@
+"""Keep the original (issue 11): among a real camera photo and every kind of copy made from
+it, the default keeper is the photo itself, whatever copies sit beside it; groups without an
+original still get a stable, explained keeper."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+
+from dupfind import DEFAULT_RULES, PlanOptions, parse_rules, plan_all
+from dupfind.fingerprint import fingerprint_bytes
+from dupfind.models import ImageFile, ScannedFile
+
+from .conftest import SHARED
+
+CAMERA_PHOTOS = ["github/exif-samples/gps/DSCN0010.jpg", "github/exif-samples/exif-org/canon-ixus.jpg"]
+
+
+def _jpeg(im: Image.Image, quality: int, **params: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality, **params)
+    return buf.getvalue()
+
+
+def _saved(im: Image.Image, fmt: str, **params: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def derived_copies(original: bytes) -> dict[str, bytes]:
+    """What people and programs make of a photo: re-saves, conversions, edits, turns."""
+    with Image.open(io.BytesIO(original)) as opened:
+        im = ImageOps.exif_transpose(opened).convert("RGB")
+    w, h = im.size
+    marked = im.copy()
+    ImageDraw.Draw(marked).text((w - 70, h - 16), "(c) 2024", fill=(255, 255, 255))
+    rng = np.random.default_rng(5)
+    noisy = Image.fromarray(
+        np.clip(np.asarray(im, np.int16) + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+    )
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned right: the pixels are stored turned left
+    return {
+        "resaved-85.jpg": _jpeg(im, 85),
+        "resaved-70.jpg": _jpeg(im, 70),
+        "export.png": _saved(im, "PNG"),
+        "export.webp": _saved(im, "WEBP", quality=80),
+        "grey.jpg": _jpeg(im.convert("L"), 90),
+        "watermarked.jpg": _jpeg(marked, 92),
+        "noisy.jpg": _jpeg(noisy, 92),
+        "blurred.jpg": _jpeg(im.filter(ImageFilter.GaussianBlur(1.5)), 92),
+        "mirrored.jpg": _jpeg(ImageOps.mirror(im), 92),
+        "turned.jpg": _jpeg(im.transpose(Image.Transpose.ROTATE_90), 92),
+        "exif-rotated.jpg": _jpeg(im.transpose(Image.Transpose.ROTATE_90), 92, exif=exif.tobytes()),
+        "downscaled.jpg": _jpeg(im.resize((w // 2, h // 2), Image.Resampling.LANCZOS), 90),
+        "cropped.jpg": _jpeg(im.crop((w // 40, h // 40, w - w // 40, h - h // 40)), 92),
+        "brighter.jpg": _jpeg(ImageEnhance.Brightness(im).enhance(1.15), 92),
+    }
+
+
+def _needs(path: str) -> bytes:
+    source = SHARED / "corpus" / "sources" / path
+    if not source.is_file():
+        pytest.skip(f"../shared/corpus/sources/{path} is not here")
+    return source.read_bytes()
+
+
+def _scanned(named: dict[str, bytes]) -> list[ScannedFile]:
+    out = []
+    for i, (name, data) in enumerate(sorted(named.items())):
+        digest = hashlib.sha256(data).hexdigest()
+        file = ImageFile(f"/lib/{name}", 1, 1000 + i, len(data), 10**18, 10**18)
+        out.append(ScannedFile(file, fingerprint_bytes(data, digest, name), False))
+    return out
+
+
+def _keeper_of(named: dict[str, bytes], member: str) -> tuple[str, str]:
+    """The keeper of the group holding ``member``, and why."""
+    for group, plan in plan_all(_scanned(named), parse_rules(DEFAULT_RULES), PlanOptions(), lambda p: False):
+        if f"/lib/{member}" in [m.path for m in group.members]:
+            return plan.keeper.path.removeprefix("/lib/"), plan.why
+    raise AssertionError(f"{member} is in no group")
+
+
+@pytest.mark.parametrize("camera_photo", CAMERA_PHOTOS)
+def test_the_camera_original_is_kept_among_all_its_copies(camera_photo: str) -> None:
+    original = _needs(camera_photo)
+    named = {"DSC_0001.jpg": original, **derived_copies(original)}
+    keeper, why = _keeper_of(named, "DSC_0001.jpg")
+    assert keeper == "DSC_0001.jpg", why
+    assert why.startswith("original:")
+
+
+def test_dedupe_keeps_the_original_end_to_end(tmp_path: Path, run) -> None:
+    original = _needs(CAMERA_PHOTOS[0])
+    lib = tmp_path / "lib"
+    (lib / "Camera").mkdir(parents=True)
+    (lib / "Camera" / "DSCN0010.JPG").write_bytes(original)
+    for name, data in derived_copies(original).items():
+        folder = lib / ("Exports" if name.startswith(("export", "resaved")) else "Edited")
+        folder.mkdir(exist_ok=True)
+        (folder / name).write_bytes(data)
+    result = run("dedupe", "--dry-run", "--json", str(lib))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    keepers = [m for g in doc["groups"] for m in g["members"] if m["action"] == "keep"]
+    holding = [g for g in doc["groups"] if any(m["path"].endswith("DSCN0010.JPG") for m in g["members"])]
+    assert holding and [m["path"] for m in holding[0]["members"] if m["action"] == "keep"] == [
+        str(lib / "Camera" / "DSCN0010.JPG")
+    ]
+    assert keepers
+
+
+@pytest.fixture(scope="module")
+def family() -> dict[str, bytes]:
+    original = _needs(CAMERA_PHOTOS[0])
+    return {"DSC_0001.jpg": original, **derived_copies(original)}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_adding_derived_copies_never_moves_the_keeper_off_the_original(family, data) -> None:
+    copies = sorted(k for k in family if k != "DSC_0001.jpg")
+    chosen = data.draw(st.lists(st.sampled_from(copies), min_size=1, max_size=len(copies), unique=True))
+    named = {"DSC_0001.jpg": family["DSC_0001.jpg"], **{k: family[k] for k in chosen}}
+    keeper, why = _keeper_of(named, "DSC_0001.jpg")
+    assert keeper == "DSC_0001.jpg", (chosen, why)
+
+
+def test_a_group_without_its_original_gets_a_stable_explained_keeper(family) -> None:
+    exports = {k: family[k] for k in ("export.png", "export.webp", "resaved-85.jpg")}
+    first = _keeper_of(exports, "export.png")
+    for seed in range(3):
+        shuffled = dict(random.Random(seed).sample(sorted(exports.items()), len(exports)))
+        assert _keeper_of(shuffled, "export.png") == first
+    keeper, why = first
+    assert keeper == "resaved-85.jpg"  # the PNG and the WebP were made from a JPEG
+    assert why.startswith("original:") and "converted from JPEG" in why
+
+
+def test_an_explicit_keep_rule_still_overrides_the_default(family) -> None:
+    named = {"DSC_0001.jpg": family["DSC_0001.jpg"], "export.png": family["export.png"]}
+    planned = plan_all(_scanned(named), parse_rules("lossless"), PlanOptions(), lambda p: False)
+    assert [plan.keeper.path for _, plan in planned] == ["/lib/export.png"]
