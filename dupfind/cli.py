@@ -348,7 +348,9 @@ def compare_command(a: str, b: str | None, cache: str | None, rule: Similarity, 
     default=DEFAULT_RULES,
     show_default=True,
     metavar="RULE,...",
-    help="Keeper rules, in order.",
+    help="Keeper rules, in order: original (the copy the others were made from, by evidence: "
+    "README, Keeper rules), resolution, lossless, largest, smallest, exif, oldest, newest, "
+    "shortest-path, path:GLOB.",
 )
 @click.option(
     "--protect",

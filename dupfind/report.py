@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import unicodedata
@@ -13,7 +14,7 @@ from .compare import HASH_NAMES, Comparison, Match
 from .errors import NO_DECODER
 from .extras import INSTALL_HINT
 from .fingerprint import hash_hex
-from .models import Evidence, ExactGroup, Failure, GroupOutcome, Outcome, PlannedGroup, ScanReport
+from .models import Evidence, ExactGroup, Failure, GroupOutcome, Outcome, PlannedGroup, Provenance, ScanReport
 from .similarity import MAX_ASPECT_CHANGE, TURN_NAMES, describe_match, describe_rule
 
 SKIPPED_SHOWN_PER_REASON = 10
@@ -271,6 +272,11 @@ def group_json(result: GroupOutcome) -> dict[str, Any]:
                     "reason": (o.reason if o and not o.done else a.reason) or "",
                     "done": bool(o and o.done),
                     "destination": o.destination if o else None,
+                    "width": a.candidate.fingerprint.width,
+                    "height": a.candidate.fingerprint.height,
+                    "format": a.candidate.fingerprint.format,
+                    "size_bytes": a.candidate.file.size_bytes,
+                    "provenance": _provenance_json(a.candidate.fingerprint.provenance),
                 }
             )
     return {
@@ -280,6 +286,11 @@ def group_json(result: GroupOutcome) -> dict[str, Any]:
         "refused": result.refused,
         "members": members,
     }
+
+
+def _provenance_json(p: Provenance | None) -> dict[str, Any] | None:
+    """The signals the keeper weighed, as --json shows them per member."""
+    return None if p is None else dataclasses.asdict(p)
 
 
 def dedupe_summary(results: Sequence[GroupOutcome]) -> dict[str, Any]:
