@@ -60,3 +60,14 @@ def measure(interval_s: float = 0.05) -> Iterator[Measurement]:
 
 def mb(n: int) -> str:
     return f"{n / 1e6:.0f} MB"
+
+
+def scanned(folder: str, name: str, jobs: int | None = None):  # type: ignore[no-untyped-def]
+    """The scan of ``folder`` with its own cache beside the benchmarks
+    (bench/.cache-NAME.sqlite3), so a second run only stats files."""
+    from dupfind import ScanOptions, open_cache, scan
+    from dupfind.fingerprint import PARAMS
+
+    cache = os.path.join(os.path.dirname(os.path.abspath(__file__)), f".cache-{name}.sqlite3")
+    with open_cache(cache, PARAMS) as db:
+        return scan([folder], db, ScanOptions(jobs=jobs))

@@ -19,9 +19,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
 
-from dupfind import DEFAULT_RULES, PlanOptions, ScanOptions, open_cache, parse_rules, plan_all, scan
-from dupfind.fingerprint import PARAMS
+from _common import scanned
+
+from dupfind import DEFAULT_RULES, PlanOptions, parse_rules, plan_all
 from dupfind.similarity import PRESETS, preset
 
 DEGRADED = {
@@ -45,9 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     corpus = os.path.abspath(args.corpus)
     name = os.path.basename(corpus.rstrip(os.sep))
-    cache = os.path.join(os.path.dirname(os.path.abspath(__file__)), f".cache-{name}.sqlite3")
-    with open_cache(cache, PARAMS) as db:
-        report = scan([os.path.join(corpus, "library")], db, ScanOptions())
+    report = scanned(os.path.join(corpus, "library"), name)
     with open(os.path.join(corpus, "ground_truth.json")) as f:
         truth = json.load(f)
     transform, original_of = {}, {}

@@ -28,9 +28,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
 
-from dupfind import DEFAULT_RULES, PlanOptions, ScanOptions, open_cache, parse_rules, plan_all, scan
-from dupfind.fingerprint import PARAMS
+from _common import scanned
+
+from dupfind import DEFAULT_RULES, PlanOptions, parse_rules, plan_all
 from dupfind.similarity import PRESETS, preset
 
 
@@ -45,10 +47,8 @@ def main() -> None:
     name = os.path.basename(root.rstrip(os.sep))
     with open(os.path.join(root, "truth.json")) as f:
         truth = json.load(f)["truth"]
-    cache = os.path.join(os.path.dirname(os.path.abspath(__file__)), f".cache-{name}.sqlite3")
     started = time.monotonic()
-    with open_cache(cache, PARAMS) as db:
-        report = scan([os.path.join(root, "library")], db, ScanOptions(jobs=args.jobs))
+    report = scanned(os.path.join(root, "library"), name, args.jobs)
     print(f"library: {root} ({report.paths} files; scan {time.monotonic() - started:.0f} s)")
     key = {os.path.join(root, rel): entry["picture"] for rel, entry in truth.items()}
     made = {os.path.join(root, rel): entry["made"].split()[0] for rel, entry in truth.items()}

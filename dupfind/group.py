@@ -58,15 +58,28 @@ def near_eligible(c: Candidate) -> bool:
     return comparable(c.fingerprint) is None
 
 
+def near_neighbours(files: Sequence[Candidate], rule: Similarity) -> dict[str, set[str]]:
+    """For each SHA-256, the others ``rule`` calls near duplicates of it: the costly part of
+    grouping, computed once when a plan groups twice (plan.plan_all)."""
+    units: dict[str, list[Candidate]] = defaultdict(list)
+    for c in files:
+        units[c.fingerprint.sha256].append(c)
+    return _near_units(units, rule) if rule.near else {}
+
+
 def group_duplicates(
-    files: Sequence[Candidate], rule: Similarity, rank: Callable[[Candidate], Any]
+    files: Sequence[Candidate],
+    rule: Similarity,
+    rank: Callable[[Candidate], Any],
+    neighbours: dict[str, set[str]] | None = None,
 ) -> list[Group]:
     """Exact and near groups, each file in at most one group, best copy first.
 
     Files with one SHA-256 form a unit. Units are taken best first by ``rank``; each one
     not yet taken gathers the untaken units that ``rule`` calls near duplicates of its
     own picture. So every near member matches the group's first file (no chaining
-    A~B~C), and the first file is the one the rules keep.
+    A~B~C), and the first file is the one the rules keep. ``neighbours``: near_neighbours
+    of these files, when already known.
     """
     units: dict[str, list[Candidate]] = defaultdict(list)
     for c in files:
@@ -74,7 +87,8 @@ def group_duplicates(
     for members in units.values():
         members.sort(key=rank)
     order = sorted(units, key=lambda sha: rank(units[sha][0]))
-    neighbours = _near_units(units, rule) if rule.near else {}
+    if neighbours is None:
+        neighbours = _near_units(units, rule) if rule.near else {}
     taken: set[str] = set()
     groups = []
     for sha in order:

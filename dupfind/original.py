@@ -34,7 +34,7 @@ from typing import Any
 
 from .models import Candidate, Fingerprint, Group, Similarity
 from .provenance import CONVERTED_BLOCKINESS
-from .similarity import best_match, matches, thumb_array, thumb_difference
+from .similarity import best_match, thumb_array, thumb_difference
 
 # Above this many members (a long burst) the pairwise comparison would cost the square of
 # the group; the static order is kept.
@@ -214,61 +214,56 @@ def _off_middle(fps: Sequence[Fingerprint]) -> list[float]:
 def _view(a: Fingerprint, b: Fingerprint, rule: Similarity):  # type: ignore[no-untyped-def]
     if a.sha256 == b.sha256:
         return None  # byte copies: no distance, no turn
-    return matches(a, b, rule) or best_match(a, b)
+    # The closest way round by the hashes is enough to tell a turned copy and to line up the
+    # thumbnails; the second look has been taken when the group was formed.
+    return best_match(a, b, turns=rule.turned > 0)
 
 
-def reorder(group: Group, rule: Similarity, first: Callable[[Candidate], Any]) -> Group:
-    """The group with its original first and every member re-checked against it; members
-    that are no near duplicate of the new keeper leave the group (they stay where they are).
-    ``first`` puts what must come first before the evidence (protected, decoded)."""
+def choose(group: Group, rule: Similarity, first: Callable[[Candidate], Any]) -> Candidate:
+    """The group's original: the member the evidence puts first, after what must come first
+    (``first``: protected, decoded, the user's earlier rules)."""
+    members = list(group.members)
+    if group.kind != "near" or len(members) > MAX_MEMBERS:
+        return members[0]
+    found = evidence(members, rule)
+    best = min(range(len(members)), key=lambda i: (first(members[i]), found[i].key(), members[i].path))
+    return members[best]
+
+
+def explained(group: Group, rule: Similarity) -> Group:
+    """The group with the words for why its first member is the original."""
     members = list(group.members)
     if group.kind != "near" or len(members) > MAX_MEMBERS:
         return group
     found = evidence(members, rule)
-    order = sorted(range(len(members)), key=lambda i: (first(members[i]), found[i].key(), members[i].path))
-    keeper = members[order[0]]
-    kept = [keeper] + [
-        members[i] for i in order[1:] if matches(keeper.fingerprint, members[i].fingerprint, rule) is not None
-    ]
-    if len(kept) < 2:
-        return Group(group.kind, (), "")
-    runner_up = next(i for i in order[1:] if members[i] in kept)
-    return Group(
-        group.kind,
-        tuple(kept),
-        explain(found[order[0]], found[runner_up], found, [members[i] for i in order]),
-    )
+    runner_up = min(range(1, len(members)), key=lambda i: (found[i].key(), members[i].path))
+    return Group(group.kind, group.members, explain(found[0], found[runner_up], found))
 
 
-def explain(
-    keeper: Evidence, runner_up: Evidence, everyone: Sequence[Evidence], ordered: Sequence[Candidate]
-) -> str:
+# What told the keeper from the runner-up, in the order reorder weighs it: the Evidence
+# field, and the words for a keeper that wins on it.
+_WINS_ON = (
+    ("turned", "seen upright by the others"),
+    ("grey", "in colour"),
+    ("pixels", "most pixels"),
+    ("converted", "the other is a conversion of a JPEG"),
+    ("camera", "camera metadata and tables"),
+    ("retagged", "its EXIF orientation is the group's; the other was turned by a tag"),
+    ("lower_quality", "the other is a JPEG re-saved at a lower quality"),
+    ("middle", "closest to all the others (the copies are each one edit away)"),
+    ("quality", "higher JPEG quality"),
+    ("size_bytes", "larger file"),
+)
+
+
+def explain(keeper: Evidence, runner_up: Evidence, everyone: Sequence[Evidence]) -> str:
     """Plain words for what told the original from the best copy."""
     derived = _derived_words(everyone)
     tail = f"; the others are derived: {derived}" if derived else ""
-    if keeper.turned != runner_up.turned:
-        return f"original: seen upright by the others{tail}"
-    if keeper.grey != runner_up.grey:
-        return f"original: in colour{tail}"
-    if keeper.pixels != runner_up.pixels:
-        return f"original: most pixels{tail}"
-    if keeper.converted != runner_up.converted:
-        return f"original: the other is a conversion of a JPEG{tail}"
-    if keeper.camera != runner_up.camera:
-        return f"original: camera metadata and tables{tail}"
-    if keeper.retagged != runner_up.retagged:
-        return f"original: its EXIF orientation is the group's; the other was turned by a tag{tail}"
-    if keeper.lower_quality != runner_up.lower_quality:
-        return f"original: the other is a JPEG re-saved at a lower quality{tail}"
-    if keeper.middle != runner_up.middle:
-        return f"original: closest to all the others (the copies are each one edit away){tail}"
-    if keeper.quality != runner_up.quality:
-        return f"original: higher JPEG quality{tail}"
-    return (
-        f"original: larger file{tail}"
-        if keeper.size_bytes != runner_up.size_bytes
-        else "original: all evidence ties"
-    )
+    for field, words in _WINS_ON:
+        if getattr(keeper, field) != getattr(runner_up, field):
+            return f"original: {words}{tail}"
+    return f"original: all evidence ties{tail}"
 
 
 def _derived_words(everyone: Sequence[Evidence]) -> str:

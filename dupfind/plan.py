@@ -11,10 +11,10 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .group import candidates, group_duplicates
+from .group import candidates, group_duplicates, near_neighbours
 from .keeper import Rule, before_original, explain, rank_key
 from .models import MOVES, Action, Candidate, Group, PlannedGroup, ScannedFile, Similarity
-from .original import reorder
+from .original import choose, explained
 from .similarity import DEFAULT_RULE, describe_match, matches
 
 
@@ -84,10 +84,20 @@ def plan_all(
     protected: Callable[[str], bool],
 ) -> list[tuple[Group, PlannedGroup]]:
     """Every group of these scanned files with the plan the rules propose for it."""
-    groups = group_duplicates(candidates(files, protected), options.rule, rank_key(rules))
+    members = candidates(files, protected)
+    rank = rank_key(rules)
     first = before_original(rules)
-    if first is not None:  # the original, by the evidence of the whole group
-        groups = [g for g in (reorder(g, options.rule, first) for g in groups) if g.members]
+    if first is None:
+        groups = group_duplicates(members, options.rule, rank)
+    else:
+        # The original is known only once its group is: group, choose each group's original
+        # by the evidence of the whole group, then group again with the originals first, so
+        # each gathers every copy that matches it (no member is kept only by another copy).
+        near = near_neighbours(members, options.rule)
+        provisional = group_duplicates(members, options.rule, rank, near)
+        originals = {choose(g, options.rule, first).file.identity for g in provisional}
+        seeded = lambda c: (first(c), c.file.identity not in originals, rank(c))  # noqa: E731
+        groups = [explained(g, options.rule) for g in group_duplicates(members, options.rule, seeded, near)]
     return [(g, plan_group(g, rules, options)) for g in groups]
 
 
