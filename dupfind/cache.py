@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import platformdirs  # every scan asks where dupfind's own cache folder is (never a library)
+
 from .errors import CacheError, CacheVersionError
 from .models import Fingerprint, ImageFile, Provenance
 
@@ -102,8 +104,6 @@ def default_cache_path() -> str:
 
 def default_cache_folder() -> str:
     """dupfind's folder in the user cache directory (never scanned as a library)."""
-    import platformdirs  # only here: the one place that needs it
-
     return platformdirs.user_cache_dir("dupfind", appauthor=False)
 
 
