@@ -81,6 +81,8 @@ def group_duplicates(
     A~B~C), and the first file is the one the rules keep. ``neighbours``: near_neighbours
     of these files, when already known.
     """
+    keys = {id(c): rank(c) for c in files}  # each file ranked once: rules can be costly
+    rank = lambda c: keys[id(c)]  # noqa: E731
     units: dict[str, list[Candidate]] = defaultdict(list)
     for c in files:
         units[c.fingerprint.sha256].append(c)

@@ -34,7 +34,7 @@ from typing import Any
 
 from .models import Candidate, Fingerprint, Group, Similarity
 from .provenance import CONVERTED_BLOCKINESS
-from .similarity import best_match, thumb_array, thumb_difference
+from .similarity import best_match, thumb_difference, thumb_levels
 
 # Above this many members (a long burst) the pairwise comparison would cost the square of
 # the group; the static order is kept.
@@ -178,9 +178,8 @@ def evidence(members: Sequence[Candidate], rule: Similarity) -> list[Evidence]:
 def _looks(fp: Fingerprint) -> list[float]:
     """Brightness and contrast (the thumbnail's mean and spread), sharpness, noise, and the
     sharpness of each cell of the grid."""
-    t = thumb_array(fp)
     p = fp.provenance
-    mean, spread = (float(t.mean()), float(t.std())) if t is not None else (0.0, 0.0)
+    mean, spread = thumb_levels(fp)
     detail = list(p.detail) if p is not None and p.detail else [0.0] * 16
     return [mean, spread, (p.sharpness or 0.0) if p else 0.0, (p.noise or 0.0) if p else 0.0, *detail]
 

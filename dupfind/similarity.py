@@ -13,6 +13,7 @@ The hash numbers come from ``bench/accuracy.py`` on the dev corpus, the verifica
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -273,10 +274,30 @@ def thumb_array(fp: Fingerprint) -> np.ndarray | None:
     return np.frombuffer(fp.thumb, dtype=np.uint8).reshape(side, side).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _thumb_stats(thumb: bytes) -> tuple[np.ndarray | None, float, float]:
+    """A thumbnail as a unit vector around its mean (rows x columns; None when flat), the
+    spread and the mean of its grey levels: computed once per picture however many pairs it
+    is in."""
+    side = math.isqrt(len(thumb))
+    t = np.frombuffer(thumb, dtype=np.uint8).astype(np.float32)
+    centred = t - t.mean()
+    norm = float(np.sqrt(centred @ centred))
+    spread = norm / math.sqrt(t.size)
+    return (centred.reshape(side, side) / norm if norm > 0 else None), spread, float(t.mean())
+
+
+def thumb_levels(fp: Fingerprint) -> tuple[float, float]:
+    """(mean, spread) of the thumbnail's grey levels: the picture's brightness and contrast."""
+    if fp.thumb is None:
+        return 0.0, 0.0
+    _, spread, mean = _thumb_stats(fp.thumb)
+    return mean, spread
+
+
 def thumb_spread(fp: Fingerprint) -> float | None:
     """How much is in the picture: the standard deviation of its thumbnail's grey levels."""
-    t = thumb_array(fp)
-    return None if t is None else float(t.std())
+    return None if fp.thumb is None else _thumb_stats(fp.thumb)[1]
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -295,22 +316,24 @@ def _cropped(t: np.ndarray) -> np.ndarray:
 def thumb_correlation(a: Fingerprint, b: Fingerprint, turn: int) -> float | None:
     """Pearson's correlation of the thumbnails' grey levels, ``a``'s turned by ``turn``
     (None when one is missing or flat)."""
-    ta, tb = thumb_array(a), thumb_array(b)
-    if ta is None or tb is None or ta.shape != tb.shape or ta.std() == 0 or tb.std() == 0:
+    if a.thumb is None or b.thumb is None or len(a.thumb) != len(b.thumb):
         return None
-    return float(_unit(_THUMB_TURNS[turn](ta).reshape(-1)) @ _unit(tb.reshape(-1)))
+    ua, ub = _thumb_stats(a.thumb)[0], _thumb_stats(b.thumb)[0]
+    if ua is None or ub is None:
+        return None
+    return float(np.vdot(_THUMB_TURNS[turn](ua), ub))
 
 
 def thumb_difference(a: Fingerprint, b: Fingerprint, turn: int) -> float:
     """How far apart the thumbnails are, ``a``'s turned by ``turn``, once each is brought to
     zero mean and unit spread: the mean absolute difference (0: the same picture)."""
-    ta, tb = thumb_array(a), thumb_array(b)
-    if ta is None or tb is None or ta.shape != tb.shape:
+    if a.thumb is None or b.thumb is None or len(a.thumb) != len(b.thumb):
         return 2.0
-    za, zb = _THUMB_TURNS[turn](ta).reshape(-1), tb.reshape(-1)
-    za = (za - za.mean()) / max(float(za.std()), 1e-3)
-    zb = (zb - zb.mean()) / max(float(zb.std()), 1e-3)
-    return float(np.abs(za - zb).mean())
+    ua, ub = _thumb_stats(a.thumb)[0], _thumb_stats(b.thumb)[0]
+    if ua is None or ub is None:
+        return 2.0
+    # Unit vectors are the standard scores divided by sqrt(n).
+    return float(np.abs(_THUMB_TURNS[turn](ua) - ub).mean()) * math.sqrt(ua.size)
 
 
 def thumb_likeness(a: Fingerprint, b: Fingerprint, turn: int) -> float | None:
