@@ -43,14 +43,17 @@ def _same_file(file: ImageFile, path: str) -> str | None:
     return None
 
 
-def recheck(c: Candidate) -> tuple[str | None, bytes | None]:
+def recheck(c: Candidate, byte_level: bool = True) -> tuple[str | None, bytes | None]:
     """Is ``c`` still the recorded file under every name, with the recorded SHA-256?
     Returns (why not, None), or (None, its bytes). The names share one inode, so the bytes
-    are read once; a near victim's fresh hashes come from these same bytes."""
+    are read once; a near victim's fresh hashes come from these same bytes. Without
+    ``byte_level`` (the dry run) only the identity is checked: lstat against the scan."""
     for name in c.names:
         problem = _same_file(c.file, name)
         if problem:
             return problem, None
+    if not byte_level:
+        return None, None
     try:
         _, data, digest = read_bytes(c.path, c.file)
     except FingerprintError as exc:
@@ -58,26 +61,31 @@ def recheck(c: Candidate) -> tuple[str | None, bytes | None]:
     return (None, data) if digest == c.fingerprint.sha256 else ("content changed since the scan", None)
 
 
-def check_keeper(group: PlannedGroup, off_limits: OffLimits | None = None) -> str | None:
+def check_keeper(
+    group: PlannedGroup, off_limits: OffLimits | None = None, byte_level: bool = True
+) -> str | None:
     # The last line of defence of SAFETY.md rule 13: a keeper in the trash or a quarantine
     # is no keeper, whatever put it in the plan; its group would lose the last real copy.
     for name in group.keeper.names:
         where = (off_limits or OffLimits.around()).why(name)
         if where is not None:
             return f"keeper lies in {where}: a copy there is not a copy"
-    problem, _ = recheck(group.keeper)
+    problem, _ = recheck(group.keeper, byte_level)
     return f"keeper {problem}" if problem else None
 
 
-def check_victim(group: PlannedGroup, action: Action) -> str | None:
+def check_victim(group: PlannedGroup, action: Action, byte_level: bool = True) -> str | None:
+    """Why ``action``'s file must not move now (None: it may). ``byte_level`` False, the dry
+    run: the plan shown is the real one, checked by identity only; the bytes are read and
+    the picture decoded again only by the run that moves it."""
     victim, keeper = action.candidate, group.keeper
     for name in victim.names:
         with contextlib.suppress(OSError):
             st = os.lstat(name)
             if (st.st_dev, st.st_ino) == keeper.file.identity:
                 return "now a hard link to the keeper: nothing to do"
-    problem, data = recheck(victim)
-    if problem:
+    problem, data = recheck(victim, byte_level)
+    if problem or not byte_level:
         return problem
     exact = victim.fingerprint.sha256 == keeper.fingerprint.sha256
     if exact or action.action == "hardlink":
@@ -282,7 +290,7 @@ class Actor:
             return GroupOutcome(group, ())
         if self.stopped:
             return GroupOutcome(group, (), refused=f"not attempted: {self.stopped}")
-        problem = check_keeper(group, self.off_limits)
+        problem = check_keeper(group, self.off_limits, byte_level=self.executor.moves)
         if problem:
             return GroupOutcome(group, (), refused=problem)
         outcomes: list[Outcome] = []
@@ -309,7 +317,7 @@ class Actor:
             return [
                 Outcome(name, action.action, False, f"not attempted: {self.stopped}") for name in victim.names
             ]
-        problem = check_victim(group, action)
+        problem = check_victim(group, action, byte_level=self.executor.moves)
         if problem:
             return [Outcome(name, action.action, False, problem) for name in victim.names]
         all_names = _link_count(victim) == len(victim.names)

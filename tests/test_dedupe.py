@@ -697,3 +697,35 @@ def test_a_copy_with_names_outside_the_roots_frees_nothing(tmp_path: Path) -> No
     (outcome,) = result.outcomes
     assert outcome.done and outcome.freed_bytes == 0
     assert (tmp_path / "outside-name.jpg").exists()
+
+
+def test_the_dry_run_checks_identity_only_and_the_real_run_rereads_every_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The dry run shows the real plan without re-reading and re-decoding what would move
+    # (at 100k pictures that was most of its time); the run that moves re-reads all of it.
+    from dupfind import act
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    lib = tmp_path / "lib"
+    library(lib)
+    with open_cache(str(tmp_path / "c.sqlite3"), PARAMS) as cache:
+        report = scan([str(lib)], cache, ScanOptions(jobs=1))
+    plans = [p for _, p in plan_all(report.files, parse_rules("resolution"), PlanOptions(), lambda p: False)]
+    assert {p.kind for p in plans} == {"exact", "near"}
+    read: list[str] = []
+    real_read = act.read_bytes
+    monkeypatch.setattr(act, "read_bytes", lambda path, *rest: read.append(path) or real_read(path, *rest))
+
+    dry = [act.Actor(act.DryRun()).apply(p) for p in plans]
+    assert read == [] and all(not o.done and o.reason == "dry run" for r in dry for o in r.outcomes)
+
+    touched = plans[0].victims[0].candidate.path  # an identity change still shows in the dry run
+    os.utime(touched, ns=(0, 0))
+    assert "changed since the scan" in act.Actor(act.DryRun()).apply(plans[0]).outcomes[0].reason
+
+    real = [act.Actor(act.Trash()).apply(p) for p in plans[1:]]
+    assert sorted(read) == sorted(
+        {p.keeper.path for p in plans[1:]} | {v.candidate.path for p in plans[1:] for v in p.victims}
+    )
+    assert all(o.done for r in real for o in r.outcomes)
