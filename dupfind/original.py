@@ -235,7 +235,11 @@ def explained(group: Group, rule: Similarity) -> Group:
     if group.kind != "near" or len(members) > MAX_MEMBERS:
         return group
     found = evidence(members, rule)
-    runner_up = min(range(1, len(members)), key=lambda i: (found[i].key(), members[i].path))
+    # Byte copies of the keeper tie on everything: the words are about the best other picture.
+    others = [
+        i for i in range(1, len(members)) if members[i].fingerprint.sha256 != members[0].fingerprint.sha256
+    ]
+    runner_up = min(others or range(1, len(members)), key=lambda i: (found[i].key(), members[i].path))
     return Group(group.kind, group.members, explain(found[0], found[runner_up], found))
 
 
