@@ -66,7 +66,7 @@ RULES: dict[str, Rule] = {
         Rule("oldest", lambda c: c.file.mtime_ns, lambda k, o: "oldest modification time"),
         Rule("newest", lambda c: -c.file.mtime_ns, lambda k, o: "newest modification time"),
         Rule("shortest-path", lambda c: len(c.path), lambda k, o: "shortest path"),
-        # Decided for a whole near group by original.reorder (evidence of derivation); this
+        # Decided for a whole near group by original.choose (evidence of derivation); this
         # key is what a file says of itself, used before its group is known.
         Rule("original", static_key, lambda k, o: "original: what the file says of itself"),
     )

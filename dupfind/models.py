@@ -192,7 +192,7 @@ class Group:
 
     kind: str
     members: tuple[Candidate, ...]
-    why: str = ""  # why the first is kept, when decided for the whole group (original.reorder)
+    why: str = ""  # why the first is kept, when decided for the whole group (original.explained)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ class Evidence:
     camera: int  # camera make/model, MakerNote, GPS, camera JPEG tables: 0-4
     retagged: bool  # an EXIF orientation most of the group does not have (a rotation by tag)
     lower_quality: bool  # a JPEG saved clearly below the group's best JPEG quality
-    distance: float  # how far from the group's middle (reorder's medoid)
+    distance: float  # how far from the group's middle (its medoid)
     quality: int  # JPEG quality (libjpeg scale); 100 for lossless files
     size_bytes: int
 
@@ -84,12 +84,12 @@ class Evidence:
 
 def static_key(c: Candidate) -> tuple[Any, ...]:
     """The order before a group is known (which member seeds a group): what one file says
-    of itself. ``reorder`` then decides within the group."""
+    of itself. ``choose`` then decides within the group."""
     fp = c.fingerprint
     p = fp.provenance
     return (
         p is not None and p.channels == 1,
-        -((fp.width or 0) * (fp.height or 0)),
+        -_pixels(fp),
         _converted(fp),
         -_camera(fp),
         -_quality(fp),
@@ -243,7 +243,7 @@ def explained(group: Group, rule: Similarity) -> Group:
     return Group(group.kind, group.members, explain(found[0], found[runner_up], found))
 
 
-# What told the keeper from the runner-up, in the order reorder weighs it: the Evidence
+# What told the keeper from the runner-up, in the order choose weighs it: the Evidence
 # field, and the words for a keeper that wins on it.
 _WINS_ON = (
     ("turned", "seen upright by the others"),
