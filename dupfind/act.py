@@ -66,8 +66,9 @@ def check_keeper(
 ) -> str | None:
     # The last line of defence of SAFETY.md rule 13: a keeper in the trash or a quarantine
     # is no keeper, whatever put it in the plan; its group would lose the last real copy.
+    off_limits = off_limits or OffLimits.around()
     for name in group.keeper.names:
-        where = (off_limits or OffLimits.around()).why(name)
+        where = off_limits.why(name)
         if where is not None:
             return f"keeper lies in {where}: a copy there is not a copy"
     problem, _ = recheck(group.keeper, byte_level)

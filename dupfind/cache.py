@@ -169,6 +169,11 @@ class _Damaged(Exception):
     """The cache's own tables or rows are not what dupfind wrote."""
 
 
+# What reading or opening a cache can raise: SQLite's errors, and ours for what SQLite reads
+# without complaint but is not what dupfind wrote (_is_damage sorts them).
+_CACHE_ERRORS = (sqlite3.Error, _Damaged, UnicodeDecodeError)
+
+
 def _is_damage(exc: BaseException) -> bool:
     if isinstance(exc, (_Damaged, UnicodeDecodeError)):
         return True
@@ -188,14 +193,14 @@ def _heals(method: Callable[..., _T]) -> Callable[..., _T]:
     def healing(self: Cache, *args: Any, **kwargs: Any) -> _T:
         try:
             return method(self, *args, **kwargs)
-        except (sqlite3.Error, _Damaged, UnicodeDecodeError) as exc:
+        except _CACHE_ERRORS as exc:
             if not _is_damage(exc):
                 raise CacheError(f"cache {self.path}: {exc}") from None
             why = str(exc)
         self._rebuild(why)
         try:
             return method(self, *args, **kwargs)
-        except (sqlite3.Error, _Damaged) as exc:
+        except _CACHE_ERRORS as exc:
             raise CacheError(f"cache {self.path}: {exc}") from None
 
     return healing
@@ -235,13 +240,13 @@ class Cache:
                 self._move_aside(problem)
             try:
                 return self._connect()
-            except (sqlite3.DatabaseError, _Damaged, UnicodeDecodeError) as exc:
+            except _CACHE_ERRORS as exc:
                 if not _is_damage(exc):
                     raise CacheError(f"cannot open the cache {self.path}: {exc}") from None
                 self._move_aside(str(exc))
             try:
                 return self._connect()
-            except (sqlite3.DatabaseError, _Damaged) as exc:
+            except _CACHE_ERRORS as exc:
                 raise CacheError(f"cannot open the cache {self.path}: {exc}") from None
 
     def _claim(self) -> None:
@@ -333,7 +338,7 @@ class Cache:
             self._move_aside(why)
             try:
                 self._conn = self._connect()
-            except (sqlite3.Error, _Damaged) as exc:
+            except _CACHE_ERRORS as exc:
                 raise CacheError(f"cannot start a new cache {self.path}: {exc}") from None
         self.params_id = self._read_params_id(self._params)
 

@@ -372,8 +372,10 @@ def _decode(data: bytes, orientation: int | None = None) -> _Picture:
         im.load()
         # A lossless file's own pixels, full size, tell whether it went through JPEG.
         full = im.convert("L") if fmt in _LOSSLESS_FORMATS else None
+        picture = _upright(to_gray(_reduce(im)), size, orientation, fmt, frames, taken)
+        square = picture.gray.resize((APPEARANCE_SIDE, APPEARANCE_SIDE), Image.Resampling.BOX)
         facts = provenance.describe(
-            bands=1 if grey_file else 3,
+            grey=grey_file,
             luma_table=luma_table,
             make=_text(exif.get(_MAKE)),
             model=_text(exif.get(_MODEL)),
@@ -382,11 +384,8 @@ def _decode(data: bytes, orientation: int | None = None) -> _Picture:
             gps=bool(exif.get_ifd(_GPS_IFD)),
             orientation=orientation if isinstance(orientation, int) else 1,
             gray=None if full is None else (full.tobytes(), full.width, full.height),
+            square=(square.tobytes(), APPEARANCE_SIDE),
         )
-        picture = _upright(to_gray(_reduce(im)), size, orientation, fmt, frames, taken)
-        square = picture.gray.resize((APPEARANCE_SIDE, APPEARANCE_SIDE), Image.Resampling.BOX)
-        sharpness, noise, detail = provenance.appearance(square.tobytes(), APPEARANCE_SIDE)
-        facts = replace(facts, sharpness=sharpness, noise=noise, detail=detail)
         return replace(picture, provenance=facts)
 
 

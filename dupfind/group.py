@@ -61,10 +61,15 @@ def near_eligible(c: Candidate) -> bool:
 def near_neighbours(files: Sequence[Candidate], rule: Similarity) -> dict[str, set[str]]:
     """For each SHA-256, the others ``rule`` calls near duplicates of it: the costly part of
     grouping, computed once when a plan groups twice (plan.plan_all)."""
+    return _near_units(_units(files), rule) if rule.near else {}
+
+
+def _units(files: Sequence[Candidate]) -> dict[str, list[Candidate]]:
+    """Files by SHA-256: the copies of one set of bytes are one unit."""
     units: dict[str, list[Candidate]] = defaultdict(list)
     for c in files:
         units[c.fingerprint.sha256].append(c)
-    return _near_units(units, rule) if rule.near else {}
+    return units
 
 
 def group_duplicates(
@@ -83,9 +88,7 @@ def group_duplicates(
     """
     keys = {id(c): rank(c) for c in files}  # each file ranked once: rules can be costly
     rank = lambda c: keys[id(c)]  # noqa: E731
-    units: dict[str, list[Candidate]] = defaultdict(list)
-    for c in files:
-        units[c.fingerprint.sha256].append(c)
+    units = _units(files)
     for members in units.values():
         members.sort(key=rank)
     order = sorted(units, key=lambda sha: rank(units[sha][0]))

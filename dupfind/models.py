@@ -70,7 +70,7 @@ class Fingerprint:
     # pictures, whose remaining bits noise decides.
     stable_bits: int | None = None
     # The upright picture as 16x16 grey levels (256 bytes, row by row): the second,
-    # independent look that confirms a hash match (similarity.verify).
+    # independent look that confirms a hash match (similarity.evidence).
     thumb: bytes | None = None
     provenance: Provenance | None = None
 

@@ -47,15 +47,23 @@ class OffLimits:
     _identities: dict[tuple[int, int], str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def around(cls, *, quarantines: Iterable[str] = (), cache_folders: Iterable[str] = ()) -> OffLimits:
+    def around(
+        cls,
+        *,
+        quarantines: Iterable[str] = (),
+        cache_folders: Iterable[str] = (),
+        also: OffLimits | None = None,
+    ) -> OffLimits:
         """The home trash (``$XDG_DATA_HOME``'s and the usual one), these quarantines and these
-        cache folders. Volume trashes are recognised by their place wherever they are."""
+        cache folders, and ``also``'s places. Volume trashes are recognised by their place
+        wherever they are."""
         places: list[tuple[str, str]] = [
             (home_trash()[0], TRASH),
             (os.path.expanduser(os.path.join("~", ".local", "share", "Trash")), TRASH),
         ]
         places += [(q, QUARANTINE) for q in quarantines]
         places += [(c, CACHE) for c in cache_folders]
+        places += also.places if also is not None else ()
         unique: dict[str, str] = {}
         identities: dict[tuple[int, int], str] = {}
         for path, kind in places:

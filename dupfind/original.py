@@ -33,13 +33,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .models import Candidate, Fingerprint, Group, Similarity
-from .provenance import CONVERTED_BLOCKINESS
+from .provenance import CONVERTED_BLOCKINESS, DETAIL_GRID
 from .similarity import best_match, thumb_difference, thumb_levels
 
 # Above this many members (a long burst) the pairwise comparison would cost the square of
 # the group; the static order is kept.
 MAX_MEMBERS = 64
-# Distances closer than this are a tie (Evidence.middle).
+# Distances closer than this are a tie (Derivation.middle).
 DISTANCE_STEP = 0.1
 # A JPEG saved more than this many quality points (libjpeg's scale) below the best JPEG of
 # its group was re-saved: by a messenger, an export, a thumbnailer.
@@ -47,7 +47,7 @@ LOWER_QUALITY = 8
 
 
 @dataclass(frozen=True)
-class Evidence:
+class Derivation:
     """What marks one member as derived, or as the original."""
 
     turned: bool  # seen turned or mirrored by most of the others
@@ -128,8 +128,9 @@ def _quality(fp: Fingerprint) -> int:
     return p.jpeg_quality
 
 
-def evidence(members: Sequence[Candidate], rule: Similarity) -> list[Evidence]:
-    """Each member's evidence, against the others of its group."""
+def derivations(members: Sequence[Candidate], rule: Similarity) -> list[Derivation]:
+    """What marks each member as derived or as the original, against the others of its
+    group."""
     fps = [m.fingerprint for m in members]
     n = len(fps)
     turned_by = [0] * n
@@ -156,10 +157,10 @@ def evidence(members: Sequence[Candidate], rule: Similarity) -> list[Evidence]:
     jpeg_pixels = max((_pixels(fp) for fp in fps if fp.format in ("JPEG", "MPO")), default=0)
     best_quality = max((q for q in qualities if q is not None), default=None)
     return [
-        Evidence(
+        Derivation(
             turned=turned_by[i] * 2 > n - 1,
             grey=colour and fps[i].provenance is not None and fps[i].provenance.channels == 1,
-            pixels=(fps[i].width or 0) * (fps[i].height or 0),
+            pixels=_pixels(fps[i]),
             converted=_converted(fps[i]) or (fps[i].format == "WEBP" and jpeg_pixels >= _pixels(fps[i])),
             camera=_camera(fps[i]),
             retagged=_orientation(fps[i]) != usual_orientation
@@ -180,7 +181,7 @@ def _looks(fp: Fingerprint) -> list[float]:
     sharpness of each cell of the grid."""
     p = fp.provenance
     mean, spread = thumb_levels(fp)
-    detail = list(p.detail) if p is not None and p.detail else [0.0] * 16
+    detail = list(p.detail) if p is not None and p.detail else [0.0] * _CELLS
     return [mean, spread, (p.sharpness or 0.0) if p else 0.0, (p.noise or 0.0) if p else 0.0, *detail]
 
 
@@ -188,6 +189,7 @@ def _looks(fp: Fingerprint) -> list[float]:
 # sharpness, noise and each cell's sharpness relative to the group's median.
 _LOOK_SCALE = (8.0, 4.0, 0.1, 0.1)
 _CELL_SCALE = 0.05
+_CELLS = DETAIL_GRID * DETAIL_GRID
 
 
 def _off_middle(fps: Sequence[Fingerprint]) -> list[float]:
@@ -205,7 +207,7 @@ def _off_middle(fps: Sequence[Fingerprint]) -> list[float]:
             elif k < 4:
                 total += abs(value - middle) / (_LOOK_SCALE[k] * max(middle, 1.0))
             else:  # a cell: only more detail than the median counts (text, a logo, noise)
-                total += max(0.0, value - middle) / (_CELL_SCALE * max(middle, 1.0)) / 16
+                total += max(0.0, value - middle) / (_CELL_SCALE * max(middle, 1.0)) / _CELLS
         out.append(total)
     return out
 
@@ -224,7 +226,7 @@ def choose(group: Group, rule: Similarity, first: Callable[[Candidate], Any]) ->
     members = list(group.members)
     if group.kind != "near" or len(members) > MAX_MEMBERS:
         return members[0]
-    found = evidence(members, rule)
+    found = derivations(members, rule)
     best = min(range(len(members)), key=lambda i: (first(members[i]), found[i].key(), members[i].path))
     return members[best]
 
@@ -234,7 +236,7 @@ def explained(group: Group, rule: Similarity) -> Group:
     members = list(group.members)
     if group.kind != "near" or len(members) > MAX_MEMBERS:
         return group
-    found = evidence(members, rule)
+    found = derivations(members, rule)
     # Byte copies of the keeper tie on everything: the words are about the best other picture.
     others = [
         i for i in range(1, len(members)) if members[i].fingerprint.sha256 != members[0].fingerprint.sha256
@@ -243,7 +245,7 @@ def explained(group: Group, rule: Similarity) -> Group:
     return Group(group.kind, group.members, explain(found[0], found[runner_up], found))
 
 
-# What told the keeper from the runner-up, in the order choose weighs it: the Evidence
+# What told the keeper from the runner-up, in the order choose weighs it: the Derivation
 # field, and the words for a keeper that wins on it.
 _WINS_ON = (
     ("turned", "seen upright by the others"),
@@ -259,7 +261,7 @@ _WINS_ON = (
 )
 
 
-def explain(keeper: Evidence, runner_up: Evidence, everyone: Sequence[Evidence]) -> str:
+def explain(keeper: Derivation, runner_up: Derivation, everyone: Sequence[Derivation]) -> str:
     """Plain words for what told the original from the best copy."""
     derived = _derived_words(everyone)
     tail = f"; the others are derived: {derived}" if derived else ""
@@ -269,7 +271,7 @@ def explain(keeper: Evidence, runner_up: Evidence, everyone: Sequence[Evidence])
     return f"original: all evidence ties{tail}"
 
 
-def _derived_words(everyone: Sequence[Evidence]) -> str:
+def _derived_words(everyone: Sequence[Derivation]) -> str:
     largest = max(e.pixels for e in everyone)
     counts = {
         "turned or mirrored": sum(e.turned for e in everyone),

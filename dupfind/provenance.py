@@ -33,6 +33,7 @@ def ijg_table(quality: int) -> tuple[int, ...]:
 
 
 _IJG_TABLES = {ijg_table(q): q for q in range(1, 101)}
+_IJG_ARRAY = np.array([ijg_table(q) for q in range(1, 101)], dtype=np.int32)  # row q - 1
 
 
 def jpeg_quality(table: Sequence[int] | None) -> tuple[int | None, bool | None]:
@@ -42,8 +43,9 @@ def jpeg_quality(table: Sequence[int] | None) -> tuple[int | None, bool | None]:
     table = tuple(table)
     if table in _IJG_TABLES:
         return _IJG_TABLES[table], True
-    closest = min(_IJG_TABLES, key=lambda t: sum(abs(a - b) for a, b in zip(t, table, strict=True)))
-    return _IJG_TABLES[closest], False
+    # A camera's own table: every camera JPEG of a scan comes here, so one array operation.
+    closest = int(np.abs(_IJG_ARRAY - np.asarray(table, dtype=np.int32)).sum(axis=1).argmin())
+    return closest + 1, False
 
 
 def _dct_matrix(n: int = 8) -> np.ndarray:
@@ -102,7 +104,7 @@ def _pixels(data: bytes, width: int, height: int) -> np.ndarray:
 
 def describe(
     *,
-    bands: int,
+    grey: bool,
     luma_table: Sequence[int] | None,
     make: str | None,
     model: str | None,
@@ -111,13 +113,15 @@ def describe(
     gps: bool,
     orientation: int,
     gray: tuple[bytes, int, int] | None,
+    square: tuple[bytes, int],
 ) -> Provenance:
-    """``gray``: a lossless file's full-size 8-bit luminance as (bytes, width, height). The
-    looks (``appearance``) are added by the caller, from the reduced picture."""
+    """``gray``: a lossless file's full-size 8-bit luminance as (bytes, width, height);
+    ``square``: the reduced picture resized to a square, for ``appearance``."""
     quality, standard = jpeg_quality(luma_table)
+    sharpness, noise, detail = appearance(*square)
     camera = " ".join(p.strip("\x00 ") for p in (make, model) if p and p.strip("\x00 ")) or None
     return Provenance(
-        channels=1 if bands == 1 else 3,
+        channels=1 if grey else 3,
         jpeg_quality=quality,
         standard_tables=standard,
         camera=camera,
@@ -126,4 +130,7 @@ def describe(
         gps=gps,
         orientation=orientation,
         blockiness=None if gray is None else round(blockiness(_pixels(*gray)), 4),
+        sharpness=sharpness,
+        noise=noise,
+        detail=detail,
     )

@@ -92,10 +92,10 @@ def scan(
 def off_limits(cache_path: str, extra: OffLimits | None = None) -> OffLimits:
     """Every folder that is never a library for a run using this cache: the trashes, the
     quarantines its journal knows (and ``extra``'s places), dupfind's cache folder."""
-    quarantines = Journal(journal_path(cache_path)).quarantines()
-    places = extra.places if extra else ()
     return OffLimits.around(
-        quarantines=[*quarantines, *(p for p, _ in places)], cache_folders=[default_cache_folder()]
+        quarantines=Journal(journal_path(cache_path)).quarantines(),
+        cache_folders=[default_cache_folder()],
+        also=extra,
     )
 
 

@@ -258,20 +258,9 @@ def _resampling(side: int, low: float, high: float) -> np.ndarray:
     return w
 
 
-_CROPS = {}
-
-
+@functools.cache
 def _crop_maps(side: int) -> np.ndarray:
-    if side not in _CROPS:
-        _CROPS[side] = np.stack([_resampling(side, lo, hi) for lo in _CROP_MARGINS for hi in _CROP_MARGINS])
-    return _CROPS[side]
-
-
-def thumb_array(fp: Fingerprint) -> np.ndarray | None:
-    if fp.thumb is None:
-        return None
-    side = math.isqrt(len(fp.thumb))
-    return np.frombuffer(fp.thumb, dtype=np.uint8).reshape(side, side).astype(np.float32)
+    return np.stack([_resampling(side, lo, hi) for lo in _CROP_MARGINS for hi in _CROP_MARGINS])
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -341,12 +330,15 @@ def thumb_likeness(a: Fingerprint, b: Fingerprint, turn: int) -> float | None:
     the best Pearson correlation of their grey levels when either may be a small crop of
     the other, so brightness and contrast edits and small crops keep it near 1. None when
     a thumbnail is missing or flat (nothing to correlate)."""
-    ta, tb = thumb_array(a), thumb_array(b)
-    if ta is None or tb is None or ta.shape != tb.shape or ta.std() == 0 or tb.std() == 0:
+    if a.thumb is None or b.thumb is None or len(a.thumb) != len(b.thumb):
         return None
-    ta = np.ascontiguousarray(_THUMB_TURNS[turn](ta))
-    ua, ub = _unit(ta.reshape(-1)), _unit(tb.reshape(-1))
-    return float(max((_cropped(ta) @ ub).max(), (_cropped(tb) @ ua).max()))
+    ua, ub = _thumb_stats(a.thumb)[0], _thumb_stats(b.thumb)[0]
+    if ua is None or ub is None:
+        return None
+    # Correlation ignores offset and scale, so the cached unit thumbnails crop as well as the
+    # grey levels would.
+    ua = np.ascontiguousarray(_THUMB_TURNS[turn](ua))
+    return float(max((_cropped(ua) @ ub.reshape(-1)).max(), (_cropped(ub) @ ua.reshape(-1)).max()))
 
 
 def aspect_change(a: Fingerprint, b: Fingerprint, turn: int) -> float | None:
