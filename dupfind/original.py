@@ -168,7 +168,8 @@ def derivations(members: Sequence[Candidate], rule: Similarity) -> list[Derivati
             lower_quality=qualities[i] is not None
             and best_quality is not None
             and qualities[i] < best_quality - LOWER_QUALITY,
-            distance=round(off_middle[i] + apart[i] / max(n - 1, 1), 4),
+            # Two members have no middle: each is one edit from the other either way round.
+            distance=round(off_middle[i] + apart[i] / (n - 1), 4) if n > 2 else 0.0,
             quality=_quality(fps[i]),
             size_bytes=members[i].file.size_bytes,
         )
