@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -364,3 +365,100 @@ def describe_match(m: Match) -> str:
     how = "" if m.turn == 0 else f", {TURN_NAMES[m.turn]}"
     alike = "" if m.likeness is None else f", thumbnails {m.likeness:.2f} alike"
     return f"pHash {m.phash}, dHash {m.dhash} bits{alike}{how}"
+
+
+class Pictures:
+    """Many pictures' hashes and shapes as arrays, so one picture is judged against many at
+    once (``near_many``): grouping's hot loop. Thumbnails stay in the fingerprints and are
+    gathered only for the pairs whose hashes pass."""
+
+    def __init__(self, fps: Sequence[Fingerprint]) -> None:
+        self.fps = fps
+        n = len(fps)
+        self.phash = np.fromiter((fp.phash or 0 for fp in fps), dtype=np.uint64, count=n)
+        self.dhash = np.fromiter((fp.dhash or 0 for fp in fps), dtype=np.uint64, count=n)
+        turns = len(_THUMB_TURNS) - 1
+        self.has_turned = np.fromiter((len(fp.phash_turned) == turns for fp in fps), dtype=bool, count=n)
+        self.phash_turned = np.zeros((n, turns), dtype=np.uint64)
+        self.dhash_turned = np.zeros((n, turns), dtype=np.uint64)
+        for k in np.flatnonzero(self.has_turned).tolist():
+            self.phash_turned[k] = fps[k].phash_turned
+            self.dhash_turned[k] = fps[k].dhash_turned
+        self.width = np.fromiter((fp.width or 0 for fp in fps), dtype=np.float64, count=n)
+        self.height = np.fromiter((fp.height or 0 for fp in fps), dtype=np.float64, count=n)
+
+    def near_many(self, i: int, others: np.ndarray, rule: Similarity) -> np.ndarray:
+        """Which of ``others`` (indices, all ``comparable``) are near duplicates of picture
+        ``i``: ``near_pair`` for each, the hash views and the plain second look in arrays,
+        the crop search only where the plain look falls just short."""
+        near = np.zeros(len(others), dtype=bool)
+        a = self.fps[i]
+        if not len(others) or a.thumb is None or _thumb_stats(a.thumb)[0] is None:
+            return near
+        for turn, p, d in self._views(i, others, rule):
+            rows = np.flatnonzero(
+                ~near & (p <= (rule.phash if turn == 0 else rule.turned)) & (p + d <= rule.combined)
+            )
+            if len(rows):
+                near[rows[self._confirmed(a, others[rows], turn, p[rows], d[rows])]] = True
+        return near
+
+    def _views(
+        self, i: int, others: np.ndarray, rule: Similarity
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(turn, pHash distances, dHash distances) of each way of seeing ``others`` as ``i``."""
+        count = np.bitwise_count
+        ph, dh = self.phash[others], self.dhash[others]
+        yield 0, count(ph ^ self.phash[i]), count(dh ^ self.dhash[i])
+        if rule.turned <= 0:
+            return
+        mine = self.has_turned[i]
+        theirs = self.has_turned[others]
+        for t in range(1, len(_THUMB_TURNS)):
+            if mine:  # the other upright against this picture turned by t: the other is it turned
+                yield t, count(ph ^ self.phash_turned[i, t - 1]), count(dh ^ self.dhash_turned[i, t - 1])
+            # this picture upright against the other turned by t: the other is it turned back
+            far = np.where(theirs, 0, 64)
+            yield (
+                _INVERSE.get(t, t),
+                count(self.phash[i] ^ self.phash_turned[others, t - 1]) + far,
+                count(self.dhash[i] ^ self.dhash_turned[others, t - 1]),
+            )
+
+    def _confirmed(
+        self, a: Fingerprint, others: np.ndarray, turn: int, p: np.ndarray, d: np.ndarray
+    ) -> np.ndarray:
+        """``evidence(a, other, Match(turn, p, d)).refuted is None`` for each of ``others``."""
+        ua, spread_a, _ = _thumb_stats(a.thumb)  # type: ignore[arg-type]
+        fps = [self.fps[k] for k in others.tolist()]
+        side = len(a.thumb)  # type: ignore[arg-type]
+        usable = np.fromiter(
+            (fp.thumb is not None and len(fp.thumb) == side for fp in fps), dtype=bool, count=len(fps)
+        )
+        grey = np.zeros((len(fps), side), dtype=np.float32)
+        if usable.any():
+            grey[usable] = np.frombuffer(
+                b"".join(fp.thumb for fp, ok in zip(fps, usable, strict=True) if ok),  # type: ignore[misc]
+                dtype=np.uint8,
+            ).reshape(-1, side)
+        centred = grey - grey.mean(axis=1, keepdims=True)
+        norm = np.sqrt((centred * centred).sum(axis=1))
+        usable &= norm > 0
+        spread_b = np.where(usable, norm / math.sqrt(side), 0.0)
+        plain = centred @ np.ascontiguousarray(_THUMB_TURNS[turn](ua)).reshape(-1) / np.maximum(norm, 1e-12)
+        ra = a.width / a.height if a.width and a.height else math.nan
+        w, h = self.width[others], self.height[others]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rb = h / w if turn in _SWAPS_AXES else w / h
+            aspect = np.maximum(ra, rb) / np.minimum(ra, rb)
+        shaped = (w > 0) & (h > 0) & np.isfinite(aspect) & (aspect <= MAX_ASPECT_CHANGE)
+        needed = np.full(len(fps), MIN_LIKENESS + (TURNED_EXTRA if turn else 0.0))
+        needed[np.minimum(spread_a, spread_b) < LOW_DETAIL_SPREAD] = np.maximum(
+            needed[0], MIN_LIKENESS_LOW_DETAIL
+        )
+        confirmed = shaped & usable & (plain >= needed)
+        # Just short: a small crop may explain it; the exact look decides.
+        for k in np.flatnonzero(shaped & usable & ~confirmed & (plain >= needed - MAX_CROP_GAIN)).tolist():
+            look = evidence(a, fps[k], Match(turn, int(p[k]), int(d[k])))
+            confirmed[k] = look.refuted is None
+        return confirmed

@@ -38,7 +38,7 @@ LAYERS = {
 OWNERS = {
     "PIL": {"fingerprint"},
     "imagehash": {"fingerprint"},
-    "numpy": {"vptree", "similarity", "provenance"},
+    "numpy": {"vptree", "similarity", "provenance", "group"},
     "scipy": {"fingerprint"},
     "pillow_heif": {"extras"},
     "rawpy": {"extras"},

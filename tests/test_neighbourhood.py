@@ -1,0 +1,136 @@
+"""Grouping judged in arrays (similarity.Pictures, group.Neighbourhood) answers exactly as the
+pair-by-pair rule does, and a long burst costs a judgement per frame, never one per pair."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dupfind.group import group_duplicates
+from dupfind.keeper import parse_rules, rank_key
+from dupfind.models import Candidate, Fingerprint, ImageFile
+from dupfind.similarity import Pictures, near_pair, similarity
+
+from .conftest import SYMMETRIC_THUMB
+
+BASE_THUMB = np.frombuffer(SYMMETRIC_THUMB, dtype=np.uint8).astype(np.int16)
+
+
+def _flip(value: int, rng: random.Random, bits: int) -> int:
+    for _ in range(bits):
+        value ^= 1 << rng.randrange(64)
+    return value
+
+
+def _fingerprint(rng: random.Random, base: tuple[int, int, list[int]], k: int) -> Fingerprint:
+    """A picture near ``base`` (a few bits off, sometimes turned), with a thumbnail more or
+    less like the common one and a shape more or less like the others'."""
+    phash, dhash, turned = base
+    spread = rng.choice((0, 1, 3, 8, 16))
+    if rng.random() < 0.3 and turned:  # a turned copy: its upright hash is a turned one of the base
+        t = rng.randrange(7)
+        phash, turned = turned[t], [phash, *turned[:t], *turned[t + 1 :]]
+    noise = np.array([rng.randrange(-60, 61) if rng.random() < spread / 16 else 0 for _ in range(256)])
+    thumb = np.clip(BASE_THUMB + noise, 0, 255).astype(np.uint8).tobytes() if rng.random() > 0.05 else None
+    width = 300
+    height = rng.choice((300, 290, 250, 200))
+    return Fingerprint(
+        sha256=f"{k:064x}",
+        phash=_flip(phash, rng, rng.randrange(0, 7)),
+        dhash=_flip(dhash, rng, rng.randrange(0, 7)),
+        width=width,
+        height=height,
+        format="JPEG",
+        stable_bits=40,
+        phash_turned=tuple(_flip(v, rng, rng.randrange(0, 4)) for v in turned),
+        dhash_turned=tuple(_flip(dhash, rng, rng.randrange(0, 8)) for _ in turned),
+        thumb=thumb,
+    )
+
+
+def _library(seed: int, size: int, with_turns: bool, scenes: int = 0) -> list[Fingerprint]:
+    rng = random.Random(seed)
+    bases = [
+        (
+            rng.getrandbits(64),
+            rng.getrandbits(64),
+            [rng.getrandbits(64) for _ in range(7)] if with_turns else [],
+        )
+        for _ in range(scenes or max(1, size // 6))
+    ]
+    return [_fingerprint(rng, rng.choice(bases), k) for k in range(size)]
+
+
+def _candidate(fp: Fingerprint, k: int) -> Candidate:
+    path = f"/lib/{k:04}.jpg"
+    return Candidate(ImageFile(path, 1, k + 1, 1000 + k, 0, 0), fp, (path,))
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), threshold=st.sampled_from((4, 8, 14, 18)), turns=st.booleans())
+def test_judging_many_at_once_answers_as_each_pair_does(seed: int, threshold: int, turns: bool) -> None:
+    fps = _library(seed, 40, with_turns=True, scenes=2)
+    rule = similarity(threshold, rotations=turns)
+    pictures = Pictures(fps)
+    others = np.arange(1, len(fps))
+    expected = [near_pair(fps[0], fps[j], rule) for j in others.tolist()]
+    assert pictures.near_many(0, others, rule).tolist() == expected
+
+
+def _reference_groups(files: list[Candidate], threshold: int, turns: bool) -> list[list[str]]:
+    """The rule by hand: leaders best first, each taking every untaken picture near it."""
+    rule = similarity(threshold, rotations=turns)
+    rank = rank_key(parse_rules("resolution"))
+    taken: set[str] = set()
+    groups = []
+    for leader in sorted(files, key=rank):
+        if leader.path in taken:
+            continue
+        taken.add(leader.path)
+        joined = [
+            c.path
+            for c in sorted(files, key=rank)
+            if c.path not in taken and near_pair(leader.fingerprint, c.fingerprint, rule)
+        ]
+        taken.update(joined)
+        if joined:
+            groups.append([leader.path, *joined])
+    return groups
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), threshold=st.sampled_from((4, 8, 14)), turns=st.booleans())
+def test_groups_are_those_of_the_rule_judged_pair_by_pair(seed: int, threshold: int, turns: bool) -> None:
+    files = [_candidate(fp, k) for k, fp in enumerate(_library(seed, 60, with_turns=turns))]
+    groups = group_duplicates(
+        files, similarity(threshold, rotations=turns), rank_key(parse_rules("resolution"))
+    )
+    got = [[m.path for m in g.members] for g in groups]
+    assert sorted(got) == sorted(_reference_groups(files, threshold, turns))
+
+
+def test_a_long_burst_is_one_group_judged_once_per_frame() -> None:
+    # 3,000 frames of one scene, each a few bits from the first: as pairs, 4.5 million
+    # judgements; as a leader taking its frames, 3,000 (within the time a test allows).
+    rng = random.Random(3)
+    first = (rng.getrandbits(64), rng.getrandbits(64))
+    frames = [
+        Fingerprint(
+            sha256=f"{k:064x}",
+            phash=_flip(first[0], rng, rng.randrange(0, 3)),
+            dhash=_flip(first[1], rng, rng.randrange(0, 3)),
+            width=400,
+            height=300,
+            format="JPEG",
+            stable_bits=40,
+            thumb=SYMMETRIC_THUMB,
+        )
+        for k in range(3000)
+    ]
+    files = [_candidate(fp, k) for k, fp in enumerate(frames)]
+    groups = group_duplicates(files, similarity(8, rotations=False), rank_key(parse_rules("shortest-path")))
+    assert [len(g.members) for g in groups] == [3000]
+    assert groups[0].members[0].path == "/lib/0000.jpg"
