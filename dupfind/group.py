@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .models import Candidate, ExactGroup, Group, ImageFile, ScannedFile, Similarity
-from .similarity import Pictures, comparable, near_pair
+from .similarity import Pictures, comparable
 from .vptree import pairs_across, pairs_within
 
 
@@ -105,9 +105,7 @@ def group_duplicates(
         if taken[k]:
             continue
         taken[k] = True
-        found = neighbours.candidates(k)
-        found = found[~taken[found]]
-        joined = found[neighbours.judge(k, found, rule)] if len(found) else found
+        joined = neighbours.near(k, taken)
         taken[joined] = True
         members = units[neighbours.shas[k]] + sorted(
             (c for other in joined.tolist() for c in units[neighbours.shas[other]]), key=rank
@@ -123,20 +121,23 @@ def _csr(rows: np.ndarray, cols: np.ndarray, size: int) -> tuple[np.ndarray, np.
     return np.searchsorted(rows[order], np.arange(size + 1)), cols[order]
 
 
-# Up to this many candidates, a leader judges them one by one: the arrays' fixed cost per
-# call is worth it only for more (lib20k: 6,000 leaders, most with 1 to 5 candidates).
-JUDGED_ONE_BY_ONE = 16
+# A picture with more candidates than this (a frame of a long burst) has them gathered and
+# judged when it leads a group, against the frames still untaken; all others are judged
+# once, together, when the neighbourhood is built. So memory grows with the pictures,
+# never with the square of a burst.
+MAX_JUDGED_AHEAD = 256
 
 
 class Neighbourhood:
-    """The candidate pairs of near duplicates, in arrays: pictures' distinct pHash values
-    within ``rule.phash`` of each other, and upright values within ``rule.turned`` of turned
-    ones (the pHash index, vptree), kept per value, never expanded into pairs of files. A
-    group's leader asks for its candidates (``candidates``) and judges them at once
-    (similarity.Pictures.near_many)."""
+    """Which pictures are near duplicates of which, found through the pHash index: distinct
+    pHash values within ``rule.phash`` of each other, and upright values within
+    ``rule.turned`` of turned ones (vptree), kept per value. Pairs with a picture of few
+    candidates are judged at once, in arrays (similarity.Pictures.near_pairs); a picture
+    of many (a burst) is judged when it leads, against what is left (``near``)."""
 
     def __init__(self, units: dict[str, list[Candidate]], rule: Similarity) -> None:
         self.shas = list(units)
+        self.rule = rule
         self.pictures = Pictures([units[sha][0].fingerprint for sha in self.shas])
         n = len(self.shas)
         eligible = np.fromiter((rule.near and near_eligible(units[sha][0]) for sha in self.shas), bool, n)
@@ -148,80 +149,114 @@ class Neighbourhood:
         found = pairs_within(values, rule.phash) if len(values) > 1 else np.empty((0, 2), dtype=np.int64)
         both = np.concatenate([found, found[:, ::-1]])
         self._close_values = _csr(both[:, 0], both[:, 1], len(values))
-        self._turned = None
+        self._turned: tuple[_Csr, _Csr, _Csr] | None = None
+        self.turned_of = np.full((n, self.pictures.phash_turned.shape[1]), -1, dtype=np.int64)
         if rule.turned > 0 and len(values):
             turned_ids = ids[self.pictures.has_turned[ids]]
             flat = self.pictures.phash_turned[turned_ids].reshape(-1)
             turned_values, turned_of = np.unique(flat, return_inverse=True)
             owner = np.repeat(turned_ids, self.pictures.phash_turned.shape[1])
             across = pairs_across(values, turned_values, rule.turned)
-            self.turned_of = np.full((n, self.pictures.phash_turned.shape[1]), -1, dtype=np.int64)
             self.turned_of[turned_ids] = turned_of.reshape(self.turned_of[turned_ids].shape)
             self._turned = (
                 _csr(turned_of, owner, len(turned_values)),  # turned value -> pictures turned so
                 _csr(across[:, 0], across[:, 1], len(values)),  # value -> turned values near it
                 _csr(across[:, 1], across[:, 0], len(turned_values)),  # turned value -> values near it
             )
+        counts = self._candidate_counts()
+        self.crowded = counts > MAX_JUDGED_AHEAD
+        few = np.flatnonzero((counts > 0) & ~self.crowded)
+        owners, others = self._candidates(few)
+        keep = owners < others  # each pair once (a pair of two crowded pictures is not here)
+        left, right = owners[keep], others[keep]
+        keep = owners > others
+        pairs = np.unique(
+            np.concatenate([left * n + right, others[keep] * n + owners[keep]])
+            if n
+            else np.empty(0, np.int64)
+        )
+        left, right = pairs // max(n, 1), pairs % max(n, 1)
+        near = self.pictures.near_pairs(left, right, rule)
+        left, right = left[near], right[near]
+        self._near = _csr(np.concatenate([left, right]), np.concatenate([right, left]), n)
 
-        self._lonely = self._without_candidates()
-        self._judged: dict[tuple[int, int], bool] = {}
-
-    def _without_candidates(self) -> np.ndarray:
-        """Pictures no other picture's hashes come near (most of a library): no search."""
+    def _candidate_counts(self) -> np.ndarray:
+        """How many candidates each picture has, counting a picture once per way it was found."""
         value = self.value
-        busy = np.zeros(len(value), dtype=bool)
-        crowded = (np.diff(self._value_units[0]) > 1) | (np.diff(self._close_values[0]) > 0)
-        if self._turned is not None:
-            _, near_turned, turned_near = self._turned
-            crowded |= np.diff(near_turned[0]) > 0
-            linked = np.diff(turned_near[0]) > 0
-            if len(linked):
-                mine = self.turned_of
-                busy |= ((mine >= 0) & linked[np.maximum(mine, 0)]).any(axis=1)
-        busy[value >= 0] |= crowded[value[value >= 0]]
-        return ~busy
-
-    def judge(self, k: int, others: np.ndarray, rule: Similarity) -> np.ndarray:
-        """Which of ``others`` are near duplicates of picture ``k``: a few one by one (and
-        remembered, as the plan groups more than once), many at once."""
-        if len(others) > JUDGED_ONE_BY_ONE:
-            return self.pictures.near_many(k, others, rule)
-        fps = self.pictures.fps
-        out = np.zeros(len(others), dtype=bool)
-        for n, j in enumerate(others.tolist()):
-            key = (k, j) if k < j else (j, k)
-            known = self._judged.get(key)
-            if known is None:
-                known = self._judged[key] = near_pair(fps[k], fps[j], rule)
-            out[n] = known
-        return out
-
-    def candidates(self, k: int) -> np.ndarray:
-        """The pictures whose hashes may put them within the rule of picture ``k``: its own
-        pHash value, the values near it, and the turned views near it either way round."""
-        v = self.value[k]
-        if v < 0 or self._lonely[k]:
-            return np.empty(0, dtype=np.int64)
-        values = [np.array([v]), _row(self._close_values, v)]
-        parts = []
+        per_value = np.diff(self._value_units[0]).astype(np.int64)
+        rows, cols = _pairs_of(self._close_values)
+        reach = per_value + np.bincount(rows, weights=per_value[cols], minlength=len(per_value)).astype(
+            np.int64
+        )
+        back = np.zeros(len(value), dtype=np.int64)
         if self._turned is not None:
             by_turned, near_turned, turned_near = self._turned
-            parts += [_rows(by_turned, _row(near_turned, v))]
-            mine = self.turned_of[k]
-            values += [_rows(turned_near, mine[mine >= 0])]
-        parts.append(_rows(self._value_units, np.concatenate(values)))
-        found = np.unique(np.concatenate(parts))
-        return found[found != k]
+            per_turned = np.diff(by_turned[0])
+            rows, cols = _pairs_of(near_turned)
+            reach += np.bincount(rows, weights=per_turned[cols], minlength=len(per_value)).astype(np.int64)
+            rows, cols = _pairs_of(turned_near)
+            via = np.bincount(rows, weights=per_value[cols], minlength=len(per_turned)).astype(np.int64)
+            mine = self.turned_of
+            back = np.where(mine >= 0, via[np.maximum(mine, 0)] if len(via) else 0, 0).sum(axis=1)
+        counts = np.where(value >= 0, reach[np.maximum(value, 0)] if len(reach) else 0, 0) + back
+        return np.maximum(counts - (value >= 0), 0)  # not itself
+
+    def _candidates(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(owner, candidate) for each picture of ``ids``: the pictures whose hashes may put
+        them within the rule: its own pHash value, the values near it, and the turned views
+        near it either way round. A candidate may come more than once."""
+        ids = ids[self.value[ids] >= 0]
+        values = self.value[ids]
+        owner_values = [(ids, values), _expand(self._close_values, ids, values)]
+        owner_units = []
+        if self._turned is not None:
+            by_turned, near_turned, turned_near = self._turned
+            owner_units.append(_expand(by_turned, *_expand(near_turned, ids, values)))
+            mine = self.turned_of[ids]
+            has = mine >= 0
+            owners = np.repeat(ids, has.sum(axis=1))
+            owner_values.append(_expand(turned_near, owners, mine[has]))
+        owners = np.concatenate([o for o, _ in owner_values])
+        rows = np.concatenate([r for _, r in owner_values])
+        owner_units.append(_expand(self._value_units, owners, rows))
+        owners = np.concatenate([o for o, _ in owner_units])
+        others = np.concatenate([c for _, c in owner_units])
+        mask = owners != others
+        return owners[mask], others[mask]
+
+    def near(self, k: int, taken: np.ndarray) -> np.ndarray:
+        """The pictures near picture ``k`` that are not ``taken`` (a mask) yet."""
+        if not self.crowded[k]:
+            found = _row(self._near, k)
+            return found[~taken[found]]
+        _, found = self._candidates(np.array([k]))
+        found = np.unique(found[~taken[found]])
+        return found[self.pictures.near_pairs(np.full(len(found), k), found, self.rule)]
 
 
-def _row(csr: tuple[np.ndarray, np.ndarray], r: int) -> np.ndarray:
+_Csr = tuple[np.ndarray, np.ndarray]
+
+
+def _csr(rows: np.ndarray, cols: np.ndarray, size: int) -> _Csr:
+    """(starts, columns): row r's columns are columns[starts[r]:starts[r + 1]]."""
+    order = np.argsort(rows, kind="stable")
+    return np.searchsorted(rows[order], np.arange(size + 1)), cols[order]
+
+
+def _pairs_of(csr: _Csr) -> tuple[np.ndarray, np.ndarray]:
+    starts, cols = csr
+    return np.repeat(np.arange(len(starts) - 1), np.diff(starts)), cols
+
+
+def _row(csr: _Csr, r: int) -> np.ndarray:
     starts, cols = csr
     return cols[starts[r] : starts[r + 1]]
 
 
-def _rows(csr: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
-    """The columns of all ``rows``, in one gather."""
+def _expand(csr: _Csr, owners: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, column) for every column of each row, in one gather."""
     starts, cols = csr
     low = starts[rows]
     sizes = starts[rows + 1] - low
-    return cols[np.repeat(low - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))]
+    picked = cols[np.repeat(low - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))]
+    return np.repeat(owners, sizes), picked

@@ -27,14 +27,17 @@ The first criterion that tells the keeper from the runner-up is the reason given
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .models import Candidate, Fingerprint, Group, Similarity
 from .provenance import CONVERTED_BLOCKINESS, DETAIL_GRID
-from .similarity import best_match, thumb_difference, thumb_levels
+from .similarity import Pictures, thumb_levels
 
 # Above this many members (a long burst) the pairwise comparison would cost the square of
 # the group; the static order is kept.
@@ -131,21 +134,45 @@ def _quality(fp: Fingerprint) -> int:
 def derivations(members: Sequence[Candidate], rule: Similarity) -> list[Derivation]:
     """What marks each member as derived or as the original, against the others of its
     group."""
+    return derivations_of([members], rule)[0]
+
+
+def derivations_of(groups: Sequence[Sequence[Candidate]], rule: Similarity) -> list[list[Derivation]]:
+    """``derivations`` of each group, the pairs of all groups compared at once."""
+    fps = [m.fingerprint for members in groups for m in members]
+    starts = np.cumsum([0] + [len(members) for members in groups]).tolist()
+    spans = list(itertools.pairwise(starts))
+    # Every pair of a group once: the closest way round by the hashes tells a turned copy
+    # and lines up the thumbnails (the second look was taken when the group was formed).
+    # Byte copies have no distance and no turn.
+    pairs = [np.triu_indices(e - s, 1) for s, e in spans]
+    left = np.concatenate([i + s for (i, _), (s, _) in zip(pairs, spans, strict=True)] or [[]]).astype(
+        np.int64
+    )
+    right = np.concatenate([j + s for (_, j), (s, _) in zip(pairs, spans, strict=True)] or [[]]).astype(
+        np.int64
+    )
+    sha = np.array([fp.sha256 for fp in fps])
+    hashed = np.array([fp.phash is not None and fp.dhash is not None for fp in fps], dtype=bool)
+    keep = (sha[left] != sha[right]) & hashed[left] & hashed[right] if len(left) else np.zeros(0, bool)
+    left, right = left[keep], right[keep]
+    pictures = Pictures(fps)
+    turn = pictures.closest_turns(left, right, turns=rule.turned > 0)
+    difference = pictures.thumb_differences(left, right, turn)
+    total = len(fps)
+    apart = np.bincount(left, difference, total) + np.bincount(right, difference, total)
+    turned_by = np.bincount(left, turn > 0, total) + np.bincount(right, turn > 0, total)
+    return [
+        _derived(members, rule, turned_by[s:e].astype(int).tolist(), apart[s:e].tolist())
+        for members, (s, e) in zip(groups, spans, strict=True)
+    ]
+
+
+def _derived(
+    members: Sequence[Candidate], rule: Similarity, turned_by: list[int], apart: list[float]
+) -> list[Derivation]:
     fps = [m.fingerprint for m in members]
     n = len(fps)
-    turned_by = [0] * n
-    apart = [0.0] * n
-    for i in range(n):
-        for j in range(i + 1, n):
-            view = _view(fps[i], fps[j], rule)
-            if view is None:
-                continue
-            d = thumb_difference(fps[i], fps[j], view.turn)
-            apart[i] += d
-            apart[j] += d
-            if view.turn:
-                turned_by[i] += 1
-                turned_by[j] += 1
     off_middle = _off_middle(fps)
     # Grey is derived where most of the group has colour (a grey original's copies may gain
     # colour, say a watermark's coloured text).
@@ -213,31 +240,35 @@ def _off_middle(fps: Sequence[Fingerprint]) -> list[float]:
     return out
 
 
-def _view(a: Fingerprint, b: Fingerprint, rule: Similarity):  # type: ignore[no-untyped-def]
-    if a.sha256 == b.sha256:
-        return None  # byte copies: no distance, no turn
-    # The closest way round by the hashes is enough to tell a turned copy and to line up the
-    # thumbnails; the second look has been taken when the group was formed.
-    return best_match(a, b, turns=rule.turned > 0)
-
-
-def choose(group: Group, rule: Similarity, first: Callable[[Candidate], Any]) -> Candidate:
+def choose(
+    group: Group,
+    rule: Similarity,
+    first: Callable[[Candidate], Any],
+    found: Sequence[Derivation] | None = None,
+) -> Candidate:
     """The group's original: the member the evidence puts first, after what must come first
-    (``first``: protected, decoded, the user's earlier rules)."""
+    (``first``: protected, decoded, the user's earlier rules). ``found``: the group's
+    derivations, when known."""
     members = list(group.members)
-    if group.kind != "near" or len(members) > MAX_MEMBERS:
+    if not judged(group):
         return members[0]
-    found = derivations(members, rule)
+    found = found or derivations(members, rule)
     best = min(range(len(members)), key=lambda i: (first(members[i]), found[i].key(), members[i].path))
     return members[best]
 
 
-def explained(group: Group, rule: Similarity) -> Group:
+def judged(group: Group) -> bool:
+    """Is the group's original chosen by the evidence? (Exact groups are one picture; above
+    MAX_MEMBERS the static order stands.)"""
+    return group.kind == "near" and len(group.members) <= MAX_MEMBERS
+
+
+def explained(group: Group, rule: Similarity, found: Sequence[Derivation] | None = None) -> Group:
     """The group with the words for why its first member is the original."""
     members = list(group.members)
-    if group.kind != "near" or len(members) > MAX_MEMBERS:
+    if not judged(group):
         return group
-    found = derivations(members, rule)
+    found = found or derivations(members, rule)
     # Byte copies of the keeper tie on everything: the words are about the best other picture.
     others = [
         i for i in range(1, len(members)) if members[i].fingerprint.sha256 != members[0].fingerprint.sha256

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .group import candidates, group_duplicates, near_neighbours
 from .keeper import Rule, before_original, explain, rank_key
 from .models import MOVES, Action, Candidate, Group, PlannedGroup, ScannedFile, Similarity
-from .original import choose, explained
+from .original import Derivation, choose, derivations_of, explained, judged
 from .similarity import DEFAULT_RULE, describe_match, matches
 
 
@@ -95,10 +95,24 @@ def plan_all(
         # each gathers every copy that matches it (no member is kept only by another copy).
         near = near_neighbours(members, options.rule)
         provisional = group_duplicates(members, options.rule, rank, near)
-        originals = {choose(g, options.rule, first).file.identity for g in provisional}
+        originals = {
+            choose(g, options.rule, first, found).file.identity
+            for g, found in _with_derivations(provisional, options.rule)
+        }
         seeded = lambda c: (first(c), c.file.identity not in originals, rank(c))  # noqa: E731
-        groups = [explained(g, options.rule) for g in group_duplicates(members, options.rule, seeded, near)]
+        regrouped = group_duplicates(members, options.rule, seeded, near)
+        groups = [
+            explained(g, options.rule, found) for g, found in _with_derivations(regrouped, options.rule)
+        ]
     return [(g, plan_group(g, rules, options)) for g in groups]
+
+
+def _with_derivations(groups: list[Group], rule: Similarity) -> list[tuple[Group, list[Derivation] | None]]:
+    """Each group with the derivations of its members when its original is judged by them,
+    all such groups compared at once."""
+    chosen = [g for g in groups if judged(g)]
+    found = dict(zip(map(id, chosen), derivations_of([g.members for g in chosen], rule), strict=True))
+    return [(g, found.get(id(g))) for g in groups]
 
 
 def confirm(plan: PlannedGroup, *, yes: bool, yes_near: bool, dry_run: bool) -> PlannedGroup:

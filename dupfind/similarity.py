@@ -92,6 +92,7 @@ MAX_CROP_GAIN = 0.30
 # A copy keeps the picture's shape; a small crop changes it by a few percent (5% at most in
 # the dev corpus). Two pictures 10% or more apart in width over height are not copies.
 MAX_ASPECT_CHANGE = 1.10
+THUMB_CELLS = 256  # fingerprint.THUMB_SIDE squared
 
 
 def comparable(fp: Fingerprint) -> str | None:
@@ -367,9 +368,23 @@ def describe_match(m: Match) -> str:
     return f"pHash {m.phash}, dHash {m.dhash} bits{alike}{how}"
 
 
+# Each turn on a batch of thumbnails (pictures x rows x columns), as _THUMB_TURNS on one.
+_BATCH_TURNS = (
+    lambda t: t,
+    lambda t: t[:, :, ::-1],
+    lambda t: t[:, ::-1, :],
+    lambda t: t[:, ::-1, ::-1],
+    lambda t: t.transpose(0, 2, 1),
+    lambda t: t[:, ::-1, ::-1].transpose(0, 2, 1),
+    lambda t: np.rot90(t, 1, axes=(1, 2)),
+    lambda t: np.rot90(t, -1, axes=(1, 2)),
+)
+PAIRS_PER_STEP = 1 << 14  # pairs judged per step: about 50 MB of thumbnails in float32
+
+
 class Pictures:
-    """Many pictures' hashes and shapes as arrays, so one picture is judged against many at
-    once (``near_many``): grouping's hot loop. Thumbnails stay in the fingerprints and are
+    """Many pictures' hashes and shapes as arrays, so pairs of them are judged many at once
+    (``near_pairs``): grouping's hot loop. Thumbnails stay in the fingerprints and are
     gathered only for the pairs whose hashes pass."""
 
     def __init__(self, fps: Sequence[Fingerprint]) -> None:
@@ -387,78 +402,121 @@ class Pictures:
         self.width = np.fromiter((fp.width or 0 for fp in fps), dtype=np.float64, count=n)
         self.height = np.fromiter((fp.height or 0 for fp in fps), dtype=np.float64, count=n)
 
-    def near_many(self, i: int, others: np.ndarray, rule: Similarity) -> np.ndarray:
-        """Which of ``others`` (indices, all ``comparable``) are near duplicates of picture
-        ``i``: ``near_pair`` for each, the hash views and the plain second look in arrays,
-        the crop search only where the plain look falls just short."""
-        near = np.zeros(len(others), dtype=bool)
-        a = self.fps[i]
-        if not len(others) or a.thumb is None or _thumb_stats(a.thumb)[0] is None:
-            return near
-        for turn, p, d in self._views(i, others, rule):
-            rows = np.flatnonzero(
-                ~near & (p <= (rule.phash if turn == 0 else rule.turned)) & (p + d <= rule.combined)
-            )
-            if len(rows):
-                near[rows[self._confirmed(a, others[rows], turn, p[rows], d[rows])]] = True
+    def near_pairs(self, left: np.ndarray, right: np.ndarray, rule: Similarity) -> np.ndarray:
+        """``near_pair`` of each pair (``left[k]``, ``right[k]``) of pictures, all
+        ``comparable``: the hash views and the plain second look in arrays, the crop search
+        only where the plain look falls just short."""
+        near = np.zeros(len(left), dtype=bool)
+        for start in range(0, len(left), PAIRS_PER_STEP):
+            a, b = left[start : start + PAIRS_PER_STEP], right[start : start + PAIRS_PER_STEP]
+            out = near[start : start + PAIRS_PER_STEP]
+            for turn, p, d in self._views(a, b, rule):
+                limit = rule.phash if turn == 0 else rule.turned
+                rows = np.flatnonzero(~out & (p <= limit) & (p + d <= rule.combined))
+                if len(rows):
+                    out[rows[self._confirmed(a[rows], b[rows], turn)]] = True
         return near
 
     def _views(
-        self, i: int, others: np.ndarray, rule: Similarity
+        self, a: np.ndarray, b: np.ndarray, rule: Similarity
     ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """(turn, pHash distances, dHash distances) of each way of seeing ``others`` as ``i``."""
+        """(turn, pHash distances, dHash distances) of each way of seeing ``b`` as ``a``."""
         count = np.bitwise_count
-        ph, dh = self.phash[others], self.dhash[others]
-        yield 0, count(ph ^ self.phash[i]), count(dh ^ self.dhash[i])
+        yield 0, count(self.phash[a] ^ self.phash[b]), count(self.dhash[a] ^ self.dhash[b])
         if rule.turned <= 0:
             return
-        mine = self.has_turned[i]
-        theirs = self.has_turned[others]
+        # Without turned hashes a view is out of reach: more bits than any two hashes differ.
+        far_a, far_b = np.where(self.has_turned[a], 0, 256), np.where(self.has_turned[b], 0, 256)
         for t in range(1, len(_THUMB_TURNS)):
-            if mine:  # the other upright against this picture turned by t: the other is it turned
-                yield t, count(ph ^ self.phash_turned[i, t - 1]), count(dh ^ self.dhash_turned[i, t - 1])
-            # this picture upright against the other turned by t: the other is it turned back
-            far = np.where(theirs, 0, 64)
+            # b upright against a turned by t: b is a turned by t
+            yield (
+                t,
+                count(self.phash[b] ^ self.phash_turned[a, t - 1]) + far_a,
+                count(self.dhash[b] ^ self.dhash_turned[a, t - 1]),
+            )
+            # a upright against b turned by t: b is a turned back
             yield (
                 _INVERSE.get(t, t),
-                count(self.phash[i] ^ self.phash_turned[others, t - 1]) + far,
-                count(self.dhash[i] ^ self.dhash_turned[others, t - 1]),
+                count(self.phash[a] ^ self.phash_turned[b, t - 1]) + far_b,
+                count(self.dhash[a] ^ self.dhash_turned[b, t - 1]),
             )
 
-    def _confirmed(
-        self, a: Fingerprint, others: np.ndarray, turn: int, p: np.ndarray, d: np.ndarray
-    ) -> np.ndarray:
-        """``evidence(a, other, Match(turn, p, d)).refuted is None`` for each of ``others``."""
-        ua, spread_a, _ = _thumb_stats(a.thumb)  # type: ignore[arg-type]
-        fps = [self.fps[k] for k in others.tolist()]
-        side = len(a.thumb)  # type: ignore[arg-type]
+    def closest_turns(self, a: np.ndarray, b: np.ndarray, turns: bool) -> np.ndarray:
+        """``best_match(a, b, turns).turn`` of each pair: the way round with the fewest
+        pHash plus dHash bits apart (the lower turn on a tie)."""
+        rule = Similarity(64, 128, 64 if turns else 0)
+        best_bits = np.full(len(a), 1 << 16, dtype=np.int64)
+        best_turn = np.zeros(len(a), dtype=np.int64)
+        for turn, p, d in self._views(a, b, rule):
+            bits = p.astype(np.int64) + d
+            better = (bits < best_bits) | ((bits == best_bits) & (turn < best_turn))
+            best_bits[better], best_turn[better] = bits[better], turn
+        return best_turn
+
+    def thumb_differences(self, a: np.ndarray, b: np.ndarray, turn: np.ndarray) -> np.ndarray:
+        """``thumb_difference(a, b, turn)`` of each pair."""
+        ua, _, usable_a = self._thumbs(a)
+        ub, _, usable_b = self._thumbs(b)
+        side = math.isqrt(THUMB_CELLS)
+        out = np.full(len(a), 2.0)
+        for t in np.unique(turn).tolist():
+            rows = np.flatnonzero((turn == t) & usable_a & usable_b)
+            turned = _BATCH_TURNS[t](ua[rows].reshape(-1, side, side)).reshape(len(rows), -1)
+            out[rows] = np.abs(turned - ub[rows]).mean(axis=1) * side
+        return out
+
+    def _thumbs(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(unit thumbnails as rows, their spreads, usable): as _thumb_stats, in arrays."""
+        fps = [self.fps[k] for k in ids.tolist()]
         usable = np.fromiter(
-            (fp.thumb is not None and len(fp.thumb) == side for fp in fps), dtype=bool, count=len(fps)
+            (fp.thumb is not None and len(fp.thumb) == THUMB_CELLS for fp in fps), bool, len(fps)
         )
-        grey = np.zeros((len(fps), side), dtype=np.float32)
+        grey = np.zeros((len(fps), THUMB_CELLS), dtype=np.float32)
         if usable.any():
-            grey[usable] = np.frombuffer(
-                b"".join(fp.thumb for fp, ok in zip(fps, usable, strict=True) if ok),  # type: ignore[misc]
-                dtype=np.uint8,
-            ).reshape(-1, side)
+            chosen = (fp.thumb for fp, ok in zip(fps, usable.tolist(), strict=True) if ok)
+            grey[usable] = np.frombuffer(b"".join(chosen), dtype=np.uint8).reshape(-1, THUMB_CELLS)  # type: ignore[arg-type]
         centred = grey - grey.mean(axis=1, keepdims=True)
         norm = np.sqrt((centred * centred).sum(axis=1))
         usable &= norm > 0
-        spread_b = np.where(usable, norm / math.sqrt(side), 0.0)
-        plain = centred @ np.ascontiguousarray(_THUMB_TURNS[turn](ua)).reshape(-1) / np.maximum(norm, 1e-12)
-        ra = a.width / a.height if a.width and a.height else math.nan
-        w, h = self.width[others], self.height[others]
+        return centred / np.maximum(norm, 1e-12)[:, None], norm / math.sqrt(THUMB_CELLS), usable
+
+    def _confirmed(self, a: np.ndarray, b: np.ndarray, turn: int) -> np.ndarray:
+        """``evidence(a, b, Match(turn, ...)).refuted is None`` for each pair."""
+        ua, spread_a, usable_a = self._thumbs(a)
+        ub, spread_b, usable_b = self._thumbs(b)
+        side = math.isqrt(THUMB_CELLS)
+        turned = _BATCH_TURNS[turn](ua.reshape(-1, side, side)).reshape(len(a), -1)
+        plain = np.einsum("ij,ij->i", turned, ub)
+        wa, ha, wb, hb = self.width[a], self.height[a], self.width[b], self.height[b]
         with np.errstate(divide="ignore", invalid="ignore"):
-            rb = h / w if turn in _SWAPS_AXES else w / h
+            ra = wa / ha
+            rb = hb / wb if turn in _SWAPS_AXES else wb / hb
             aspect = np.maximum(ra, rb) / np.minimum(ra, rb)
-        shaped = (w > 0) & (h > 0) & np.isfinite(aspect) & (aspect <= MAX_ASPECT_CHANGE)
-        needed = np.full(len(fps), MIN_LIKENESS + (TURNED_EXTRA if turn else 0.0))
-        needed[np.minimum(spread_a, spread_b) < LOW_DETAIL_SPREAD] = np.maximum(
-            needed[0], MIN_LIKENESS_LOW_DETAIL
-        )
-        confirmed = shaped & usable & (plain >= needed)
-        # Just short: a small crop may explain it; the exact look decides.
-        for k in np.flatnonzero(shaped & usable & ~confirmed & (plain >= needed - MAX_CROP_GAIN)).tolist():
-            look = evidence(a, fps[k], Match(turn, int(p[k]), int(d[k])))
-            confirmed[k] = look.refuted is None
+        shaped = (wa > 0) & (ha > 0) & (wb > 0) & (hb > 0) & (aspect <= MAX_ASPECT_CHANGE)
+        needed = np.full(len(a), MIN_LIKENESS + (TURNED_EXTRA if turn else 0.0))
+        plain_detail = np.minimum(np.where(usable_a, spread_a, 0.0), np.where(usable_b, spread_b, 0.0))
+        needed[plain_detail < LOW_DETAIL_SPREAD] = max(needed[0], MIN_LIKENESS_LOW_DETAIL)
+        looked = shaped & usable_a & usable_b
+        confirmed = looked & (plain >= needed)
+        # Just short: a small crop of either may explain it (thumb_likeness, in arrays).
+        short = np.flatnonzero(looked & ~confirmed & (plain >= needed - MAX_CROP_GAIN))
+        for start in range(0, len(short), CROPS_PER_STEP):
+            rows = short[start : start + CROPS_PER_STEP]
+            x, y = turned[rows].reshape(-1, side, side), ub[rows]
+            best = np.maximum(
+                (_cropped_batch(x) @ y[:, :, None]).max(axis=(1, 2)),
+                (_cropped_batch(y.reshape(-1, side, side)) @ turned[rows][:, :, None]).max(axis=(1, 2)),
+            )
+            confirmed[rows] = best >= needed[rows]
         return confirmed
+
+
+CROPS_PER_STEP = 512  # pairs whose 81 crops are made at once: about 40 MB each way
+
+
+def _cropped_batch(t: np.ndarray) -> np.ndarray:
+    """``_cropped`` of each of a batch of thumbnails (pictures x rows x columns)."""
+    maps = _crop_maps(t.shape[1])
+    rows = maps[None] @ t[:, None]  # (pictures, 9, side, side): the rows cropped
+    both = rows[:, :, None] @ maps.transpose(0, 2, 1)[None, None]  # (pictures, 9, 9, side, side)
+    return _unit(both.reshape(len(t), -1, t.shape[1] * t.shape[2]))

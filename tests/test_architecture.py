@@ -38,7 +38,7 @@ LAYERS = {
 OWNERS = {
     "PIL": {"fingerprint"},
     "imagehash": {"fingerprint"},
-    "numpy": {"vptree", "similarity", "provenance", "group"},
+    "numpy": {"vptree", "similarity", "provenance", "group", "original"},
     "scipy": {"fingerprint"},
     "pillow_heif": {"extras"},
     "rawpy": {"extras"},

@@ -71,13 +71,13 @@ def _candidate(fp: Fingerprint, k: int) -> Candidate:
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10**6), threshold=st.sampled_from((4, 8, 14, 18)), turns=st.booleans())
-def test_judging_many_at_once_answers_as_each_pair_does(seed: int, threshold: int, turns: bool) -> None:
+def test_judging_pairs_in_arrays_answers_as_each_pair_does(seed: int, threshold: int, turns: bool) -> None:
     fps = _library(seed, 40, with_turns=True, scenes=2)
     rule = similarity(threshold, rotations=turns)
-    pictures = Pictures(fps)
-    others = np.arange(1, len(fps))
-    expected = [near_pair(fps[0], fps[j], rule) for j in others.tolist()]
-    assert pictures.near_many(0, others, rule).tolist() == expected
+    left, right = np.triu_indices(len(fps), 1)
+    expected = [near_pair(fps[i], fps[j], rule) for i, j in zip(left.tolist(), right.tolist(), strict=True)]
+    assert Pictures(fps).near_pairs(left, right, rule).tolist() == expected
+    assert Pictures(fps).near_pairs(right, left, rule).tolist() == expected
 
 
 def _reference_groups(files: list[Candidate], threshold: int, turns: bool) -> list[list[str]]:
