@@ -502,21 +502,29 @@ class Pictures:
         short = np.flatnonzero(looked & ~confirmed & (plain >= needed - MAX_CROP_GAIN))
         for start in range(0, len(short), CROPS_PER_STEP):
             rows = short[start : start + CROPS_PER_STEP]
-            x, y = turned[rows].reshape(-1, side, side), ub[rows]
-            best = np.maximum(
-                (_cropped_batch(x) @ y[:, :, None]).max(axis=(1, 2)),
-                (_cropped_batch(y.reshape(-1, side, side)) @ turned[rows][:, :, None]).max(axis=(1, 2)),
-            )
-            confirmed[rows] = best >= needed[rows]
+            x, y = turned[rows], ub[rows]
+            found = _best_crop(x, y) >= needed[rows]
+            # the other way round only where this way fell short
+            other = np.flatnonzero(~found)
+            found[other] = _best_crop(y[other], x[other]) >= needed[rows][other]
+            confirmed[rows] = found
         return confirmed
 
 
-CROPS_PER_STEP = 512  # pairs whose 81 crops are made at once: about 40 MB each way
+CROPS_PER_STEP = 512  # pairs whose 81 crops are made at once: about 40 MB
 
 
-def _cropped_batch(t: np.ndarray) -> np.ndarray:
-    """``_cropped`` of each of a batch of thumbnails (pictures x rows x columns)."""
-    maps = _crop_maps(t.shape[1])
-    rows = maps[None] @ t[:, None]  # (pictures, 9, side, side): the rows cropped
-    both = rows[:, :, None] @ maps.transpose(0, 2, 1)[None, None]  # (pictures, 9, 9, side, side)
-    return _unit(both.reshape(len(t), -1, t.shape[1] * t.shape[2]))
+def _best_crop(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """For each pair of unit thumbnails (rows), the best correlation of a crop of ``x``
+    (``_cropped``) with ``y``: the crops' sums give their means and spreads, so they are
+    never normalised one by one."""
+    if not len(x):
+        return np.zeros(0)
+    side = math.isqrt(x.shape[1])
+    maps = _crop_maps(side)
+    rows = maps[None] @ x.reshape(-1, 1, side, side)  # (pairs, 9, side, side): the rows cropped
+    crops = (rows[:, :, None] @ maps.transpose(0, 2, 1)[None, None]).reshape(len(x), -1, side * side)
+    dot = (crops @ y[:, :, None])[..., 0]  # y has zero mean: the crops' means drop out
+    total = crops.sum(axis=2)
+    spread = np.sqrt(np.maximum(np.einsum("pcj,pcj->pc", crops, crops) - total * total / (side * side), 0.0))
+    return (dot / np.maximum(spread, 1e-6)).max(axis=1)
