@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 import platformdirs  # every scan asks where dupfind's own cache folder is (never a library)
 
 from .errors import CacheError, CacheVersionError
-from .models import Fingerprint, ImageFile, Provenance
+from .models import Fingerprint, ImageFile, NotDuplicates, Provenance
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # PRAGMA application_id marks a database as ours ("dupf"), so a foreign one is recognised.
 APPLICATION_ID = 0x64757066
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -62,6 +62,7 @@ _COLUMNS = {
         "turned", "stable_bits", "thumb", "provenance",
     ),
     "roots": ("path", "scanned_ns"),
+    "not_duplicates": ("id", "shas", "made_ns"),
 }  # fmt: skip
 # Version 3: the 16x16 grey thumbnail that verifies hash matches (issue 10).
 _THUMB = """
@@ -73,7 +74,14 @@ ALTER TABLE files ADD COLUMN provenance TEXT;
 """
 # Migrations from version N to N+1, each run inside the one upgrade transaction. Rows from
 # before are recomputed anyway: their parameter string names an older algorithm.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA, 1: _TURNED, 2: _THUMB, 3: _PROVENANCE}
+# Version 5: pictures the user said are not duplicates of each other (issue 13), by content:
+# their SHA-256s, sorted and joined by commas, so the decision survives renames and rescans.
+_NOT_DUPLICATES = """
+CREATE TABLE IF NOT EXISTS not_duplicates (
+    id INTEGER PRIMARY KEY, shas TEXT NOT NULL UNIQUE, made_ns INTEGER NOT NULL
+);
+"""
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA, 1: _TURNED, 2: _THUMB, 3: _PROVENANCE, 4: _NOT_DUPLICATES}
 
 
 def to_sql_int(value: int) -> int:
@@ -424,6 +432,44 @@ class Cache:
         with self._transaction():
             self._conn.executemany(
                 "INSERT OR REPLACE INTO roots VALUES (?, ?)", [(os.fsencode(r), now) for r in roots]
+            )
+
+    @_heals
+    def not_duplicates(self) -> list[NotDuplicates]:
+        """The user's "not duplicates" decisions, oldest first."""
+        rows = self._conn.execute("SELECT id, shas, made_ns FROM not_duplicates ORDER BY id").fetchall()
+        if not all(type(i) is int and type(s) is str and type(m) is int for i, s, m in rows):
+            raise _Damaged("its not_duplicates table holds something else")
+        return [NotDuplicates(i, frozenset(s.split(",")), m) for i, s, m in rows]
+
+    @_heals
+    def mark_not_duplicates(self, shas: Iterable[str]) -> int:
+        """Remember that these pictures (by SHA-256) are not duplicates of each other;
+        returns the decision's number."""
+        text = ",".join(sorted(set(shas)))
+        with self._transaction():
+            self._conn.execute(
+                "INSERT OR IGNORE INTO not_duplicates (shas, made_ns) VALUES (?, ?)", (text, time.time_ns())
+            )
+        return int(self._conn.execute("SELECT id FROM not_duplicates WHERE shas = ?", (text,)).fetchone()[0])
+
+    @_heals
+    def paths_of(self, shas: Iterable[str]) -> dict[str, list[str]]:
+        """The cached paths of each of these SHA-256s (for showing a decision)."""
+        out: dict[str, list[str]] = {}
+        query = "SELECT path FROM files WHERE sha256 = ? ORDER BY path"
+        for sha in shas:
+            out[sha] = [os.fsdecode(row[0]) for row in self._conn.execute(query, (bytes.fromhex(sha),))]
+        return out
+
+    @_heals
+    def forget_not_duplicates(self, ids: Iterable[int] | None) -> int:
+        """Forget these decisions (all when ``ids`` is None); returns how many went."""
+        with self._transaction():
+            if ids is None:
+                return self._conn.execute("DELETE FROM not_duplicates").rowcount
+            return sum(
+                self._conn.execute("DELETE FROM not_duplicates WHERE id = ?", (i,)).rowcount for i in ids
             )
 
     def files(self) -> list[str]:

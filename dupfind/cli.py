@@ -43,6 +43,8 @@ from .report import (
     left_out_note,
     nearest_json,
     nearest_text,
+    not_duplicates_json,
+    not_duplicates_text,
     result_text,
     scan_json,
     scan_text,
@@ -243,9 +245,9 @@ similarity_options = _option_group(
 
 def _scan(
     roots: tuple[str, ...], cache: str | None, options: ScanOptions, quiet: bool
-) -> tuple[ScanReport, str]:
+) -> tuple[ScanReport, str, list[frozenset[str]]]:
     """Scan with progress bars and one-line errors; no ROOT means the roots of earlier scans.
-    Returns the report and the cache's path."""
+    Returns the report, the cache's path and the user's "not duplicates" decisions."""
     bars = _ProgressBars(enabled=not quiet and sys.stderr.isatty())
     try:
         with open_cache(cache, PARAMS) as db:
@@ -255,6 +257,7 @@ def _scan(
                     "no ROOT given and no earlier scan recorded: run 'dupfind scan DIR' first"
                 )
             report = scan(chosen, db, options, progress=bars)
+            apart = [d.shas for d in db.not_duplicates()]
     except DupfindError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -264,7 +267,7 @@ def _scan(
     note = left_out_note(report)
     if note:
         click.echo(f"dupfind: note: {note}", err=True)
-    return report, db.path
+    return report, db.path, apart
 
 
 @cli.command("scan")
@@ -290,7 +293,7 @@ def scan_command(
     \b
     Example:  dupfind scan ~/Pictures /mnt/nas/photos --exclude '*/.thumbnails/*'
     """
-    report, _ = _scan(roots, cache, ScanOptions(walk, jobs), quiet)
+    report, _, _ = _scan(roots, cache, ScanOptions(walk, jobs), quiet)
     groups = group_exact(report.files)
     if as_json:
         _emit_json(scan_json(report, groups, sys.argv[1:]))
@@ -411,17 +414,12 @@ def dedupe_command(
         raise click.UsageError("--move-to and --hardlink cannot be used together")
     action = "move" if move_to else "hardlink" if hardlink else "trash"
     interactive = not dry_run and not (yes or yes_near) and sys.stdin.isatty() and not as_json
-    # The quarantine is protected too: a later dedupe must not "deduplicate" it.
-    is_protected = under_any((*protect, *([move_to] if move_to else [])))
-    if move_to:  # nor is it walked, as no quarantine of an earlier run is
+    if move_to:  # the quarantine is not walked, as no quarantine of an earlier run is
         walk = replace(walk, off_limits=OffLimits.around(quarantines=[move_to]))
-    report, cache_path = _scan(roots, cache, ScanOptions(walk, jobs), quiet)
-    for hint in install_hints(report):
-        click.echo(f"dupfind: note: some files are compared by their bytes only; {hint}", err=True)
+    groups, plans, cache_path = _planned(
+        roots, cache, walk, jobs, quiet, rules, PlanOptions(action, rule), protect, move_to
+    )
     options = PlanOptions(action, rule)
-    grouped = plan_all(report.files, rules, options, is_protected)
-    groups = [g for g, _ in grouped]
-    plans = [p for _, p in grouped]
     proposed = any(p.victims for p in plans)
     if not interactive:
         plans = [confirm(p, yes=yes, yes_near=yes_near, dry_run=dry_run) for p in plans]
@@ -442,7 +440,17 @@ def dedupe_command(
                 off_limits=off_limits(cache_path, walk.off_limits),
             )
             try:
-                stopped = _run_groups(groups, plans, rules, options, actor, interactive, as_json, results)
+                stopped = _run_groups(
+                    groups,
+                    plans,
+                    rules,
+                    options,
+                    actor,
+                    interactive,
+                    as_json,
+                    results,
+                    functools.partial(_remember_apart, cache_path),
+                )
             finally:
                 actor.finish()
     except ActionError as exc:
@@ -471,6 +479,37 @@ def dedupe_command(
         )
         return EXIT_ERROR
     return EXIT_NOT_DONE if summary["failed"] or summary["refused_groups"] else EXIT_OK
+
+
+def _planned(
+    roots: tuple[str, ...],
+    cache: str | None,
+    walk: WalkOptions,
+    jobs: int | None,
+    quiet: bool,
+    rules: tuple[Rule, ...],
+    options: PlanOptions,
+    protect: tuple[str, ...],
+    move_to: str | None,
+) -> tuple[list[Group], list[PlannedGroup], str]:
+    """Scan, group and plan as dedupe does: (groups, their plans, the cache's path)."""
+    # The quarantine is protected too: a later dedupe must not "deduplicate" it.
+    is_protected = under_any((*protect, *([move_to] if move_to else [])))
+    report, cache_path, apart = _scan(roots, cache, ScanOptions(walk, jobs), quiet)
+    for hint in install_hints(report):
+        click.echo(f"dupfind: note: some files are compared by their bytes only; {hint}", err=True)
+    grouped = plan_all(report.files, rules, options, is_protected, apart)
+    return [g for g, _ in grouped], [p for _, p in grouped], cache_path
+
+
+def _remember_apart(cache_path: str, plan: PlannedGroup) -> None:
+    """Keep the user's word that this group's pictures are not duplicates (by content)."""
+    try:
+        with open_cache(cache_path, PARAMS) as db:
+            number = db.mark_not_duplicates(a.candidate.fingerprint.sha256 for a in plan.actions)
+    except DupfindError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"  remembered as not duplicates (decision {number}; 'dupfind not-duplicates' lists them)")
 
 
 @contextlib.contextmanager
@@ -504,6 +543,7 @@ def _run_groups(
     interactive: bool,
     as_json: bool,
     results: list[GroupOutcome],
+    remember_apart: Callable[[PlannedGroup], None],
 ) -> bool:
     """Review (if interactive) and apply each group in turn; True when the review stopped."""
     accept_exact = False
@@ -519,6 +559,9 @@ def _run_groups(
                 return True
             if answer.choice == "skip":
                 plan = unconfirmed(plan, "skipped at the review")
+            elif answer.choice == "not-duplicates":
+                remember_apart(plan)
+                plan = unconfirmed(plan, "not duplicates: remembered, not shown again")
             elif answer.choice == "all-exact":
                 accept_exact = True
                 if plan.kind != "exact":
@@ -539,6 +582,52 @@ def _run_groups(
         if actor.stopped:
             return False
     return False
+
+
+@cli.command("not-duplicates")
+@cache_option
+@click.option("--forget", type=int, multiple=True, metavar="N", help="Forget decision N (repeatable).")
+@click.option("--forget-all", is_flag=True, help="Forget every decision.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def not_duplicates_command(
+    cache: str | None, forget: tuple[int, ...], forget_all: bool, as_json: bool
+) -> int:
+    """List the groups you marked "not duplicates", or forget such decisions.
+
+    A decision is kept by content (the pictures' SHA-256s), so it survives renames and
+    rescans: dedupe and report leave those pictures out of each other's groups until
+    you forget it. Mark a group with n at dedupe's prompt.
+
+    \b
+    Example:  dupfind not-duplicates
+              dupfind not-duplicates --forget 3
+    """
+    try:
+        with open_cache(cache, PARAMS) as db:
+            if forget or forget_all:
+                known = {d.id for d in db.not_duplicates()}
+                unknown = sorted(set(forget) - known)
+                if unknown and not forget_all:
+                    raise click.BadParameter(
+                        f"no decision {unknown[0]} (see 'dupfind not-duplicates')", param_hint="--forget"
+                    )
+                gone = db.forget_not_duplicates(None if forget_all else forget)
+                if as_json:
+                    _emit_json({**header("not-duplicates", sys.argv[1:]), "forgotten": gone})
+                else:
+                    click.echo(f"Forgot {gone} decision{'s' if gone != 1 else ''}.")
+                return EXIT_OK
+            decisions = db.not_duplicates()
+            paths = db.paths_of(sha for d in decisions for sha in d.shas)
+    except DupfindError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        _emit_json(
+            {**header("not-duplicates", sys.argv[1:]), "decisions": not_duplicates_json(decisions, paths)}
+        )
+    else:
+        _emit_text(not_duplicates_text(decisions, paths))
+    return EXIT_OK
 
 
 @cli.command("undo")

@@ -236,6 +236,17 @@ class Evidence:
     refuted: str | None
 
 
+@dataclass(frozen=True)
+class NotDuplicates:
+    """The user's word that these pictures (by SHA-256) are not duplicates of each other:
+    no group holds two of them with one kept for the other. One picture alone: its byte
+    copies are wanted (an exact group the user keeps)."""
+
+    id: int
+    shas: frozenset[str]
+    made_ns: int
+
+
 MOVES = ("trash", "move", "hardlink")  # the actions that take a file out of the library
 
 

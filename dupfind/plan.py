@@ -82,8 +82,10 @@ def plan_all(
     rules: Sequence[Rule],
     options: PlanOptions,
     protected: Callable[[str], bool],
+    apart: Sequence[frozenset[str]] = (),
 ) -> list[tuple[Group, PlannedGroup]]:
-    """Every group of these scanned files with the plan the rules propose for it."""
+    """Every group of these scanned files with the plan the rules propose for it. ``apart``:
+    the user's "not duplicates" decisions (cache.not_duplicates), each a set of SHA-256s."""
     members = candidates(files, protected)
     rank = rank_key(rules)
     first = before_original(rules)
@@ -104,7 +106,29 @@ def plan_all(
         groups = [
             explained(g, options.rule, found) for g, found in _with_derivations(regrouped, options.rule)
         ]
-    return [(g, plan_group(g, rules, options)) for g in groups]
+    shown = [g for g in (set_apart(g, apart) for g in groups) if g is not None]
+    return [(g, plan_group(g, rules, options)) for g in shown]
+
+
+def set_apart(group: Group, apart: Sequence[frozenset[str]]) -> Group | None:
+    """The group without the members the user said are not duplicates of its keeper (None
+    when none is left): two pictures of one decision never meet in a group, and a decision
+    of one picture keeps its byte copies. A new picture brings the group back."""
+    keeper = group.members[0].fingerprint.sha256
+    mine = [d for d in apart if keeper in d]
+    if not mine:
+        return group
+    left = [
+        m
+        for m in group.members[1:]
+        if not any(
+            m.fingerprint.sha256 in d and (m.fingerprint.sha256 != keeper or len(d) == 1) for d in mine
+        )
+    ]
+    if not left:
+        return None
+    kind = "near" if any(m.fingerprint.sha256 != keeper for m in left) else "exact"
+    return Group(kind, (group.members[0], *left), group.why)
 
 
 def _with_derivations(groups: list[Group], rule: Similarity) -> list[tuple[Group, list[Derivation] | None]]:

@@ -14,12 +14,16 @@ import click
 from .models import PlannedGroup
 from .report import group_text
 
-KEYS = "a=accept  N=keep file N instead  s=skip (Enter)  A=accept all remaining exact groups  q=quit"
+KEYS = (
+    "a=accept  N=keep file N instead  s=skip (Enter)  n=not duplicates (remembered)  "
+    "A=accept all remaining exact groups  q=quit"
+)
 
 
 @dataclass(frozen=True)
 class Answer:
-    """``accept`` (with the member number kept), ``skip``, ``all-exact`` or ``quit``."""
+    """``accept`` (with the member number kept), ``skip``, ``not-duplicates``, ``all-exact``
+    or ``quit``."""
 
     choice: str
     keeper_index: int = 0
@@ -35,8 +39,10 @@ def review(group: PlannedGroup, number: int, total: int) -> Answer:
             return Answer("accept")
         if raw == "A":
             return Answer("all-exact")
+        if raw == "n":
+            return Answer("not-duplicates")
         if raw in ("q", "quit"):
             return Answer("quit")
         if raw.isdigit() and 1 <= int(raw) <= len(group.actions):
             return Answer("accept", int(raw) - 1)
-        click.echo(f"  Not an answer: {raw!r}. Type a, s, A, q or a file number 1-{len(group.actions)}.")
+        click.echo(f"  Not an answer: {raw!r}. Type a, s, n, A, q or a file number 1-{len(group.actions)}.")

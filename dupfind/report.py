@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import time
 import unicodedata
@@ -14,7 +15,17 @@ from .compare import HASH_NAMES, Comparison, Match
 from .errors import NO_DECODER
 from .extras import INSTALL_HINT
 from .fingerprint import hash_hex
-from .models import Evidence, ExactGroup, Failure, GroupOutcome, Outcome, PlannedGroup, Provenance, ScanReport
+from .models import (
+    Evidence,
+    ExactGroup,
+    Failure,
+    GroupOutcome,
+    NotDuplicates,
+    Outcome,
+    PlannedGroup,
+    Provenance,
+    ScanReport,
+)
 from .similarity import MAX_ASPECT_CHANGE, TURN_NAMES, describe_match, describe_rule
 
 SKIPPED_SHOWN_PER_REASON = 10
@@ -407,3 +418,36 @@ def nearest_text(path: str, matches: Sequence[Match], threshold: int) -> str:
             f"  {m.distance:2}  {display_path(m.path)}" + ("  (identical bytes)" if m.identical else "")
         )
     return "\n".join(lines)
+
+
+def not_duplicates_json(
+    decisions: Sequence[NotDuplicates], paths: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": d.id,
+            "made": _iso(d.made_ns),
+            "pictures": [{"sha256": sha, "paths": paths.get(sha, [])} for sha in sorted(d.shas)],
+        }
+        for d in decisions
+    ]
+
+
+def not_duplicates_text(decisions: Sequence[NotDuplicates], paths: dict[str, list[str]]) -> str:
+    if not decisions:
+        return 'No "not duplicates" decisions.'
+    lines = []
+    for d in decisions:
+        lines.append(f"[{d.id}] {_iso(d.made_ns)}: {len(d.shas)} pictures are not duplicates of each other")
+        for sha in sorted(d.shas):
+            known = paths.get(sha) or ["(no file with this content in the cache now)"]
+            lines.append(
+                f"      {display_path(known[0])}"
+                + (f"  (+{len(known) - 1} copies)" if len(known) > 1 else "")
+            )
+    lines.append("Forget one with 'dupfind not-duplicates --forget N'.")
+    return "\n".join(lines)
+
+
+def _iso(ns: int) -> str:
+    return datetime.datetime.fromtimestamp(ns / 1e9).isoformat(timespec="seconds")
