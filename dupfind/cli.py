@@ -5,6 +5,7 @@ Owns click and tqdm. Library errors become one-line messages here and nowhere el
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import inspect
@@ -29,16 +30,19 @@ from .journal import Journal, exclusive, journal_path
 from .keeper import DEFAULT_RULES, Rule, parse_rules
 from .models import Group, GroupOutcome, PlannedGroup, Progress, ScanReport, Similarity
 from .offlimits import OffLimits
+from .pages import report_html
 from .plan import PlanError, PlanOptions, confirm, plan_all, plan_group, unconfirmed, under_any
 from .prompt import review
 from .report import (
     compare_json,
     compare_text,
+    dedupe_csv,
     dedupe_json,
     dedupe_summary,
     dedupe_summary_text,
     group_text,
     header,
+    human_bytes,
     install_hints,
     left_out_note,
     nearest_json,
@@ -50,7 +54,7 @@ from .report import (
     scan_text,
     undo_text,
 )
-from .scan import ScanOptions, off_limits, scan
+from .scan import ScanOptions, off_limits, previews, scan
 from .similarity import DEFAULT_PRESET, PRESETS, similarity
 from .walk import WalkOptions, normalize_roots
 
@@ -341,11 +345,7 @@ def compare_command(a: str, b: str | None, cache: str | None, rule: Similarity, 
         _emit_text(compare_text(comparison))
 
 
-@cli.command("dedupe")
-@click.argument("roots", nargs=-1, type=click.Path())
-@cache_option
-@similarity_options
-@click.option(
+keep_option = click.option(
     "--keep",
     "keep",
     default=DEFAULT_RULES,
@@ -355,13 +355,28 @@ def compare_command(a: str, b: str | None, cache: str | None, rule: Similarity, 
     "README, Keeper rules), resolution, lossless, largest, smallest, exif, oldest, newest, "
     "shortest-path, path:GLOB.",
 )
-@click.option(
+protect_option = click.option(
     "--protect",
     multiple=True,
     type=click.Path(file_okay=False),
     metavar="DIR",
     help="Never remove files in DIR (repeatable).",
 )
+
+
+def _keeper_rules(keep: str) -> tuple[Rule, ...]:
+    try:
+        return parse_rules(keep)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--keep") from None
+
+
+@cli.command("dedupe")
+@click.argument("roots", nargs=-1, type=click.Path())
+@cache_option
+@similarity_options
+@keep_option
+@protect_option
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--yes", is_flag=True, help="No questions: apply the rules to exact groups.")
 @click.option("--yes-near", is_flag=True, help="No questions for near groups either (with --yes).")
@@ -406,10 +421,7 @@ def dedupe_command(
     Example:  dupfind dedupe ~/Pictures --dry-run
               dupfind dedupe --protect ~/Pictures/Originals --yes
     """
-    try:
-        rules = parse_rules(keep)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--keep") from None
+    rules = _keeper_rules(keep)
     if move_to and hardlink:
         raise click.UsageError("--move-to and --hardlink cannot be used together")
     action = "move" if move_to else "hardlink" if hardlink else "trash"
@@ -582,6 +594,119 @@ def _run_groups(
         if actor.stopped:
             return False
     return False
+
+
+@cli.command("report")
+@click.argument("roots", nargs=-1, type=click.Path())
+@cache_option
+@similarity_options
+@keep_option
+@protect_option
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write the plan as one self-contained HTML page with the pictures.",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write one row per file: group, kind, action, path, keeper, distance, size_bytes, reason.",
+)
+@walk_options
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), help="Worker processes for the scan and the pictures."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as dedupe --dry-run --json does.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def report_command(
+    roots: tuple[str, ...],
+    cache: str | None,
+    rule: Similarity,
+    keep: str,
+    protect: tuple[str, ...],
+    html_path: str | None,
+    csv_path: str | None,
+    walk: WalkOptions,
+    jobs: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> int:
+    """Write what dedupe would do as an HTML page and/or a CSV file; touch nothing.
+
+    The plan is exactly dedupe --dry-run's (same groups, keepers, actions and reasons).
+    The HTML page holds small pictures of every file, upright, and opens offline in any
+    browser; the CSV has one row per file.
+
+    \b
+    Example:  dupfind report ~/Pictures --html report.html --csv report.csv
+    """
+    if not (html_path or csv_path or as_json):
+        raise click.UsageError("say what to write: --html FILE, --csv FILE or --json")
+    rules = _keeper_rules(keep)
+    options = PlanOptions("trash", rule)
+    _, plans, cache_path = _planned(roots, cache, walk, jobs, quiet, rules, options, protect, None)
+    actor = Actor(
+        executor_for("trash", None, True),
+        None,
+        tuple(sys.argv[1:]),
+        off_limits=off_limits(cache_path, walk.off_limits),
+    )
+    results = [actor.apply(confirm(p, yes=False, yes_near=False, dry_run=True)) for p in plans]
+    actor.finish()
+    document = dedupe_json(results, sys.argv[1:], dry_run=True)
+    written = []
+    try:
+        if csv_path:
+            _write_text(csv_path, dedupe_csv(document))
+            written.append(csv_path)
+        if html_path:
+            pictures = _pictures(document, jobs, quiet)
+            _write_text(html_path, report_html(document, pictures))
+            written.append(html_path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror or exc}") from None
+    if as_json:
+        _emit_json(document)
+    else:
+        _emit_text(dedupe_summary_text(results, dry_run=True))
+        for path in written:
+            click.echo(f"Wrote {path} ({human_bytes(os.path.getsize(path))}).")
+    return EXIT_OK
+
+
+def _write_text(path: str, text: str) -> None:
+    # Written beside, then renamed: an interrupted run never leaves half a report.
+    partial = path + ".partial"
+    with open(partial, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+    os.replace(partial, path)
+
+
+def _pictures(document: dict[str, Any], jobs: int | None, quiet: bool) -> dict[str, str]:
+    """A small picture of each member, base64; each member gets its ``picture`` id."""
+    paths = sorted({m["path"] for g in document["groups"] for m in g["members"]})
+    ids = {path: f"p{k}" for k, path in enumerate(paths)}
+    for g in document["groups"]:
+        for m in g["members"]:
+            m["picture"] = ids[m["path"]]
+    bar = tqdm(
+        total=len(paths),
+        desc="pictures",
+        unit="file",
+        disable=quiet or not sys.stderr.isatty(),
+        file=sys.stderr,
+    )
+    out = {}
+    with bar:
+        for path, data in zip(paths, previews(paths, jobs), strict=True):
+            if data is not None:
+                out[ids[path]] = base64.b64encode(data).decode("ascii")
+            bar.update()
+    return out
 
 
 @cli.command("not-duplicates")

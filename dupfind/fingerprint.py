@@ -585,3 +585,45 @@ def fingerprint_path(path: str) -> tuple[ImageFile, Fingerprint]:
     if data is None:
         return file, Fingerprint(digest, problem=errors.TOO_LARGE, detail="file too large to decode")
     return file, fingerprint_bytes(data, digest, path)
+
+
+PREVIEW_SIDE = 256  # the report's and the review's pictures: long side, in pixels
+
+
+def preview(path: str, side: int = PREVIEW_SIDE) -> bytes | None:
+    """A small upright JPEG of the picture at ``path``, for people to look at (the HTML
+    report, the review), or None when none can be made: the page then says so. Decoded
+    within the same bounds as a scan (scans, frames, time), JPEGs at a reduced size."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        orientation = None
+        if extension(path) in RAW_EXTENSIONS:
+            if not extras.raw_available():
+                return None
+            jpeg, pixels, orientation = extras.raw_picture(data, side)
+            if jpeg is None:
+                return _jpeg_of(Image.fromarray(pixels), side)
+            data = jpeg
+        with (
+            _time_budget(DECODE_SECONDS),
+            _png_chunks_up_to(MAX_PNG_CHUNK),
+            Image.open(io.BytesIO(data), formats=_open_formats()) as im,
+        ):
+            if im.format in ("JPEG", "MPO"):
+                _check_scans(data)
+                im.draft("RGB", (side, side))
+            if orientation is not None and orientation in _TRANSPOSE:
+                return _jpeg_of(im.transpose(_TRANSPOSE[orientation]), side)
+            return _jpeg_of(ImageOps.exif_transpose(im), side)
+    # Whatever stops a picture from being shown (unreadable, damaged, too big, too slow, a
+    # decoder's own error) only means no picture on the page; the plan still shows the file.
+    except Exception:
+        return None
+
+
+def _jpeg_of(im: Image.Image, side: int) -> bytes:
+    im.thumbnail((side, side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    out = io.BytesIO()
+    im.convert("RGB").save(out, "JPEG", quality=75)
+    return out.getvalue()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime
+import io
 import os
 import time
 import unicodedata
@@ -280,12 +282,14 @@ def group_json(result: GroupOutcome) -> dict[str, Any]:
                     "path": name,
                     "action": a.action,
                     "distance": a.distance,
-                    "reason": (o.reason if o and not o.done else a.reason) or "",
+                    # A dry run's outcome says only "dry run": the plan's reason says why.
+                    "reason": (o.reason if o and not o.done and o.reason != "dry run" else a.reason) or "",
                     "done": bool(o and o.done),
                     "destination": o.destination if o else None,
                     "width": a.candidate.fingerprint.width,
                     "height": a.candidate.fingerprint.height,
                     "format": a.candidate.fingerprint.format,
+                    "taken": a.candidate.fingerprint.taken,
                     "size_bytes": a.candidate.file.size_bytes,
                     "provenance": _provenance_json(a.candidate.fingerprint.provenance),
                 }
@@ -451,3 +455,30 @@ def not_duplicates_text(decisions: Sequence[NotDuplicates], paths: dict[str, lis
 
 def _iso(ns: int) -> str:
     return datetime.datetime.fromtimestamp(ns / 1e9).isoformat(timespec="seconds")
+
+
+CSV_COLUMNS = ("group", "kind", "action", "path", "keeper", "distance", "size_bytes", "reason")
+
+
+def dedupe_csv(plan: dict[str, Any]) -> str:
+    """One row per member of ``plan`` (dedupe_json's document): the duplicate-to-reference
+    mapping a script wants, ``keeper`` being the path each file is a copy of."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for number, g in enumerate(plan["groups"], 1):
+        for m in g["members"]:
+            distance = "" if m["distance"] is None else m["distance"]
+            writer.writerow(
+                (
+                    number,
+                    g["kind"],
+                    m["action"],
+                    m["path"],
+                    g["keeper"],
+                    distance,
+                    m["size_bytes"],
+                    m["reason"],
+                )
+            )
+    return out.getvalue()

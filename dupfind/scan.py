@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from .cache import Cache, CachedRow, default_cache_folder
 from .errors import ScanError
-from .fingerprint import fingerprint_file
+from .fingerprint import fingerprint_file, preview
 from .journal import Journal, journal_path
 from .models import Failure, Fingerprint, ImageFile, LeftOut, Progress, ScannedFile, ScanReport
 from .offlimits import OffLimits
@@ -265,3 +265,25 @@ def _run_pool(
             yield from future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+PREVIEWS_PER_TASK = 64
+
+
+def previews(paths: list[str], jobs: int | None) -> Iterator[bytes | None]:
+    """``fingerprint.preview`` of each path, in order, on worker processes when there are
+    enough to pay for them."""
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    if jobs == 1 or len(paths) < MIN_FILES_FOR_POOL:
+        yield from (preview(p) for p in paths)
+        return
+    tasks = [paths[i : i + PREVIEWS_PER_TASK] for i in range(0, len(paths), PREVIEWS_PER_TASK)]
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=context, initializer=_start_worker) as pool:
+        for made in pool.map(_previews_of, tasks):
+            yield from made
+
+
+def _previews_of(paths: list[str]) -> list[bytes | None]:
+    return [preview(p) for p in paths]

@@ -115,3 +115,31 @@ def tree_snapshot(root: Path) -> dict[str, tuple]:
             digest = sha256_of(p) if p.is_file() and not p.is_symlink() else None
             snap[str(p.relative_to(root))] = (st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns, digest)
     return snap
+
+
+PUBLIC_DOMAIN = SHARED / "corpus" / "sources" / "github" / "immich-test-assets" / "albums" / "nature"
+
+
+def public_domain_library(root: Path) -> Path:
+    """A small library made from public-domain photos of ../shared (immich-app/test-assets,
+    so its screenshots may go into the README): each photo, a byte copy in a backup, a
+    mirrored and a smaller re-saved copy, and a PNG export."""
+    from PIL import ImageOps
+
+    sources = sorted(PUBLIC_DOMAIN.glob("*.jpg"))[:4] if PUBLIC_DOMAIN.is_dir() else []
+    if len(sources) < 2:
+        pytest.skip("the public-domain photos of ../shared are not here")
+    for source in sources:
+        stem = source.stem
+        original = root / "Pictures" / source.name
+        original.parent.mkdir(parents=True, exist_ok=True)
+        original.write_bytes(source.read_bytes())
+        (root / "Backup" / "2024").mkdir(parents=True, exist_ok=True)
+        (root / "Backup" / "2024" / source.name).write_bytes(source.read_bytes())
+        with Image.open(source) as im:
+            upright = ImageOps.exif_transpose(im).convert("RGB")
+        save(ImageOps.mirror(upright), root / "Edited" / f"{stem}_mirror.jpg", quality=90)
+        small = upright.resize((upright.width * 2 // 3, upright.height * 2 // 3))
+        save(small, root / "Messenger" / f"IMG-{stem}-WA0001.jpg", quality=70)
+        save(upright, root / "Desktop" / f"{stem}.png")
+    return root

@@ -30,6 +30,7 @@ LAYERS = {
     "plan": 4,
     "act": 5,
     "report": 5,
+    "pages": 5,
     "__init__": 6,
     "prompt": 7,
     "cli": 8,
