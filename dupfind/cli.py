@@ -12,6 +12,7 @@ import inspect
 import json
 import os
 import sys
+import webbrowser
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -24,7 +25,7 @@ from .act import Actor, executor_for, preflight, reconcile, undo
 from .cache import open_cache
 from .compare import compare_files, nearest_in_library
 from .errors import INCOMPLETE, ActionError, DupfindError, FingerprintError
-from .fingerprint import PARAMS
+from .fingerprint import PARAMS, preview
 from .group import group_exact
 from .journal import Journal, exclusive, journal_path
 from .keeper import DEFAULT_RULES, Rule, parse_rules
@@ -50,11 +51,14 @@ from .report import (
     not_duplicates_json,
     not_duplicates_text,
     result_text,
+    review_groups,
+    review_result_text,
     scan_json,
     scan_text,
     undo_text,
 )
 from .scan import ScanOptions, off_limits, previews, scan
+from .server import Review, ReviewServer
 from .similarity import DEFAULT_PRESET, PRESETS, similarity
 from .walk import WalkOptions, normalize_roots
 
@@ -514,14 +518,15 @@ def _planned(
     return [g for g, _ in grouped], [p for _, p in grouped], cache_path
 
 
-def _remember_apart(cache_path: str, plan: PlannedGroup) -> None:
+def _remember_apart(cache_path: str, plan: PlannedGroup, quiet: bool = False) -> None:
     """Keep the user's word that this group's pictures are not duplicates (by content)."""
     try:
         with open_cache(cache_path, PARAMS) as db:
             number = db.mark_not_duplicates(a.candidate.fingerprint.sha256 for a in plan.actions)
     except DupfindError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"  remembered as not duplicates (decision {number}; 'dupfind not-duplicates' lists them)")
+    if not quiet:
+        click.echo(f"  remembered as not duplicates (decision {number}; 'dupfind not-duplicates' lists them)")
 
 
 @contextlib.contextmanager
@@ -707,6 +712,140 @@ def _pictures(document: dict[str, Any], jobs: int | None, quiet: bool) -> dict[s
                 out[ids[path]] = base64.b64encode(data).decode("ascii")
             bar.update()
     return out
+
+
+@cli.command("review")
+@click.argument("roots", nargs=-1, type=click.Path())
+@cache_option
+@similarity_options
+@keep_option
+@protect_option
+@click.option(
+    "--move-to",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Move copies into DIR instead of the trash.",
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, help="Port on 127.0.0.1 (default: any free one)."
+)
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+@click.option(
+    "--idle-minutes",
+    type=click.FloatRange(min=0.05),
+    default=30.0,
+    show_default=True,
+    help="Stop after this long without a request.",
+)
+@walk_options
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes for the scan.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def review_command(
+    roots: tuple[str, ...],
+    cache: str | None,
+    rule: Similarity,
+    keep: str,
+    protect: tuple[str, ...],
+    move_to: str | None,
+    port: int,
+    no_browser: bool,
+    idle_minutes: float,
+    walk: WalkOptions,
+    jobs: int | None,
+    quiet: bool,
+) -> int:
+    """Review the duplicate groups in your browser, then apply what you chose.
+
+    Serves the plan on 127.0.0.1 only; the first line printed is the URL to open (it
+    carries a random token for this run). Choose keepers with a click, skip groups, mark
+    them not duplicates, compare two files closely; Apply previews, then sends the chosen
+    copies to the trash (or --move-to DIR) through the same checks and journal as dedupe
+    ('dupfind undo' puts them back). Choices are saved as you make them: run review again
+    to go on where you stopped. Stops on Ctrl-C, Quit, or --idle-minutes without a request.
+
+    \b
+    Example:  dupfind review ~/Pictures
+    """
+    rules = _keeper_rules(keep)
+    action = "move" if move_to else "trash"
+    if move_to:
+        walk = replace(walk, off_limits=OffLimits.around(quarantines=[move_to]))
+    options = PlanOptions(action, rule)
+    groups, plans, cache_path = _planned(roots, cache, walk, jobs, quiet, rules, options, protect, move_to)
+    shown, member_paths = review_groups(groups, plans)
+    by_key = {g["key"]: (group, plan) for g, group, plan in zip(shown, groups, plans, strict=True)}
+    limits = off_limits(cache_path, walk.off_limits)
+
+    def apply(chosen: dict[str, dict[str, Any]], dry_run: bool) -> dict[str, Any]:
+        selected, apart = [], []
+        for key, (group, plan) in by_key.items():
+            choice = chosen.get(key)
+            if choice is None or choice["choice"] == "skip":
+                continue
+            if choice["choice"] == "not-duplicates":
+                apart.append((key, plan))
+                continue
+            try:
+                selected.append((key, plan_group(group, rules, options, choice["keeper"])))
+            except PlanError as exc:
+                selected.append((key, unconfirmed(plan, str(exc))))
+        try:
+            results = _apply_plans([p for _, p in selected], action, move_to, dry_run, cache_path, limits)
+        except (ActionError, click.ClickException) as exc:
+            message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+            return {"dry_run": dry_run, "applied": [], "remembered": [], "text": f"nothing done: {message}"}
+        if not dry_run:
+            for _, plan in apart:
+                _remember_apart(cache_path, plan, quiet=True)
+        return {
+            **dedupe_json(results, sys.argv[1:], dry_run),
+            "applied": [key for (key, _), r in zip(selected, results, strict=True) if r.refused is None],
+            "remembered": [] if dry_run else [key for key, _ in apart],
+            "text": review_result_text(results, [p for _, p in apart], dry_run),
+        }
+
+    review = Review(shown, member_paths, cache_path + ".review.json", preview, apply)
+    review.load()
+    try:
+        server = ReviewServer(review, port, idle_minutes * 60)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc})") from None
+    click.echo(server.url)
+    sys.stdout.flush()
+    click.echo(f"dupfind: {len(shown)} groups to review; Ctrl-C stops the server", err=True)
+    if not no_browser:
+        webbrowser.open(server.url)
+    with server:
+        server.serve_until_idle()
+    click.echo("dupfind: review server stopped", err=True)
+    return EXIT_OK
+
+
+def _apply_plans(
+    plans: list[PlannedGroup],
+    action: str,
+    move_to: str | None,
+    dry_run: bool,
+    cache_path: str,
+    limits: OffLimits,
+) -> list[GroupOutcome]:
+    """Apply plans as dedupe does: a dry run checks identities only; a real run takes the
+    lock, settles interrupted runs, checks the trash or quarantine works, journals each move."""
+    executor = executor_for(action, move_to, dry_run)
+    if dry_run:
+        actor = Actor(executor, None, tuple(sys.argv[1:]), off_limits=limits)
+        return [actor.apply(p) for p in plans]
+    journal = Journal(journal_path(cache_path))
+    try:
+        with _action_phase(journal, cache_path) as actor_journal:
+            preflight(executor, [p for p in plans if p.victims])
+            actor = Actor(executor, actor_journal, tuple(sys.argv[1:]), off_limits=limits)
+            try:
+                return [actor.apply(p) for p in plans]
+            finally:
+                actor.finish()
+    finally:
+        journal.close()
 
 
 @cli.command("not-duplicates")

@@ -239,8 +239,8 @@ class Evidence:
 @dataclass(frozen=True)
 class NotDuplicates:
     """The user's word that these pictures (by SHA-256) are not duplicates of each other:
-    no group holds two of them with one kept for the other. One picture alone: its byte
-    copies are wanted (an exact group the user keeps)."""
+    no group holds two of them, or two copies of one, with one kept for the other (one
+    picture alone: its byte copies are wanted, an exact group the user keeps)."""
 
     id: int
     shas: frozenset[str]

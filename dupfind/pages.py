@@ -166,3 +166,224 @@ render();
 </html>
 """
 )
+
+
+def review_html() -> str:
+    """The review page: the server's /TOKEN/; it asks for the plan and the pictures by
+    relative URLs, so every request carries the token."""
+    return _REVIEW
+
+
+_REVIEW = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>dupfind review</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #222; background: #f4f4f4; }
+  header { background: #fff; border-bottom: 1px solid #ddd; padding: .5em 1em; display: flex; gap: 1em;
+           align-items: center; flex-wrap: wrap; position: sticky; top: 0; z-index: 2; }
+  header h1 { font-size: 1.1em; margin: 0; }
+  main { padding: 1em; }
+  .why { color: #555; }
+  .members { display: flex; flex-wrap: wrap; gap: 1em; margin-top: .8em; }
+  figure { margin: 0; width: 340px; background: #fff; border: 3px solid #ccc; border-radius: 6px; cursor: pointer; }
+  figure.keep { border-color: #2a8a2a; }
+  figure.go { border-color: #c33; }
+  figure img { width: 100%; height: 300px; object-fit: contain; background: #eee; display: block; }
+  figcaption { padding: .4em; font-size: .85em; word-break: break-all; }
+  .action { font-weight: bold; text-transform: uppercase; }
+  .keep .action { color: #2a8a2a; } .go .action { color: #c33; }
+  .decision { font-weight: bold; }
+  .keys { color: #555; font-size: .85em; }
+  #compare { display: none; position: fixed; inset: 0; background: #111; z-index: 5; }
+  #compare .pane { position: absolute; top: 2.5em; bottom: 0; width: 50%; overflow: hidden; }
+  #compare .pane img { position: absolute; left: 0; top: 0; transform-origin: 0 0; max-width: none; }
+  #compare .bar { color: #eee; padding: .5em 1em; }
+  #result { white-space: pre-wrap; background: #fff; border: 1px solid #ddd; padding: .8em; display: none; }
+  button { font: inherit; }
+</style>
+</head>
+<body>
+<header>
+  <h1>dupfind review</h1>
+  <span id="where"></span>
+  <button id="prev" title="previous group (left arrow, k)">&larr;</button>
+  <button id="next" title="next group (right arrow, j)">&rarr;</button>
+  <button id="accept" title="a">accept (a)</button>
+  <button id="skip" title="s">skip (s)</button>
+  <button id="apart" title="n">not duplicates (n)</button>
+  <button id="compare-open" title="c">compare (c)</button>
+  <button id="preview">preview apply (p)</button>
+  <button id="apply" disabled>apply</button>
+  <button id="quit">quit</button>
+  <span class="keys">1-9: keep that file &middot; b: blink in compare &middot; Esc: close</span>
+</header>
+<main>
+  <div id="result"></div>
+  <section id="group"></section>
+</main>
+<div id="compare">
+  <div class="bar">compare: wheel zooms, drag pans (both together) &middot; b blinks &middot; Esc closes</div>
+  <div class="pane" id="left" style="left:0"><img id="left-img" alt=""></div>
+  <div class="pane" id="right" style="left:50%"><img id="right-img" alt=""></div>
+</div>
+<script>
+"use strict";
+let groups = [], choices = {}, at = 0, other = 1;
+const MOVES = new Set(["trash", "move", "hardlink"]);
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  for (const c of children) node.append(c);
+  return node;
+}
+async function post(path, body) {
+  const answer = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
+                                    body: JSON.stringify(body)});
+  if (!answer.ok) throw new Error(await answer.text());
+  return answer.json();
+}
+function keeperOf(g) {
+  const c = choices[g.key];
+  return c && c.choice === "keep" ? c.keeper : 0;
+}
+function words(c) {
+  if (!c) return "not decided (skipped at apply)";
+  if (c.choice === "keep") return "accepted: keep file " + (c.keeper + 1);
+  return c.choice === "skip" ? "skipped" : "not duplicates (remembered at apply)";
+}
+function show() {
+  const g = groups[at];
+  document.getElementById("where").textContent = groups.length
+    ? "group " + (at + 1) + " of " + groups.length + " \\u00b7 " + Object.keys(choices).length + " decided"
+    : "no groups to review";
+  const box = document.getElementById("group");
+  if (!g) { box.replaceChildren(); return; }
+  const keeper = keeperOf(g);
+  const figures = g.members.map((m, i) => {
+    const kept = i === keeper;
+    const fig = el("figure", {class: kept ? "keep" : MOVES.has(m.action) || m.action === "keep" ? "go" : "other",
+                              "data-member": String(i)},
+      el("img", {src: "picture/" + m.id + "?side=1024", alt: m.path}),
+      el("figcaption", {},
+        el("div", {class: "action"}, (i + 1) + ": " + (kept ? "keep" : m.action === "keep" ? "trash" : m.action)),
+        el("div", {}, m.path),
+        el("div", {}, [m.size, m.width ? m.width + "\\u00d7" + m.height + " " + m.format : m.format,
+                       m.taken ? "taken " + m.taken : ""].filter(Boolean).join(", ")),
+        el("div", {}, kept && keeper === 0 ? g.why : (m.reason || ""))));
+    fig.onclick = () => decide({choice: "keep", keeper: i});
+    return fig;
+  });
+  box.replaceChildren(
+    el("h2", {}, "Group " + (at + 1) + ": " + (g.kind === "exact" ? "exact copies (same bytes)" : "near duplicates")),
+    el("div", {class: "decision"}, words(choices[g.key])),
+    el("div", {class: "members"}, ...figures));
+}
+async function decide(choice) {
+  const g = groups[at];
+  await post("choice", Object.assign({group: g.key}, choice));
+  choices[g.key] = choice;
+  document.getElementById("apply").disabled = true;
+  if (at < groups.length - 1) at++;
+  show();
+}
+function move(step) { at = Math.min(Math.max(at + step, 0), groups.length - 1); show(); }
+
+async function preview() {
+  const r = await post("apply", {dry_run: true});
+  const box = document.getElementById("result");
+  box.style.display = "block";
+  box.textContent = "Preview: " + r.text;
+  document.getElementById("apply").disabled = false;
+}
+async function apply() {
+  document.getElementById("apply").disabled = true;
+  const r = await post("apply", {dry_run: false});
+  const box = document.getElementById("result");
+  box.style.display = "block";
+  box.textContent = "Done: " + r.text;
+  const gone = new Set(r.applied.concat(r.remembered));
+  groups = groups.filter(g => !gone.has(g.key));
+  for (const key of gone) delete choices[key];
+  at = Math.min(at, Math.max(groups.length - 1, 0));
+  show();
+}
+
+// -- compare: two members side by side, one zoom and pan for both; b blinks ---------------
+let zoom = 1, panX = 0, panY = 0, blink = false;
+function place() {
+  for (const id of ["left-img", "right-img"])
+    document.getElementById(id).style.transform = "translate(" + panX + "px," + panY + "px) scale(" + zoom + ")";
+  document.getElementById("right").style.display = blink ? "none" : "block";
+  document.getElementById("left").style.width = blink ? "100%" : "50%";
+}
+function openCompare() {
+  const g = groups[at];
+  if (!g || g.members.length < 2) return;
+  const keeper = keeperOf(g);
+  if (other === keeper || other >= g.members.length) other = keeper === 0 ? 1 : 0;
+  document.getElementById("left-img").src = "picture/" + g.members[keeper].id + "?side=2048";
+  document.getElementById("right-img").src = "picture/" + g.members[other].id + "?side=2048";
+  zoom = 1; panX = 0; panY = 0; blink = false;
+  document.getElementById("compare").style.display = "block";
+  place();
+}
+function toggleBlink() {
+  const left = document.getElementById("left-img"), right = document.getElementById("right-img");
+  [left.src, right.src] = [right.src, left.src];
+  blink = true;
+  place();
+}
+const cmp = document.getElementById("compare");
+cmp.addEventListener("wheel", e => {
+  e.preventDefault();
+  const factor = e.deltaY < 0 ? 1.25 : 0.8;
+  const pane = e.target.closest(".pane") || cmp;
+  const rect = pane.getBoundingClientRect();
+  const x = e.clientX - rect.left, y = e.clientY - rect.top;
+  panX = x - (x - panX) * factor; panY = y - (y - panY) * factor; zoom *= factor;
+  place();
+}, {passive: false});
+let drag = null;
+cmp.addEventListener("mousedown", e => { drag = [e.clientX - panX, e.clientY - panY]; e.preventDefault(); });
+window.addEventListener("mouseup", () => { drag = null; });
+window.addEventListener("mousemove", e => { if (drag) { panX = e.clientX - drag[0]; panY = e.clientY - drag[1]; place(); } });
+
+document.addEventListener("keydown", e => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const comparing = cmp.style.display === "block";
+  if (e.key === "Escape") { cmp.style.display = "none"; return; }
+  if (comparing) { if (e.key === "b") toggleBlink(); return; }
+  const g = groups[at];
+  if (e.key === "ArrowRight" || e.key === "j") move(1);
+  else if (e.key === "ArrowLeft" || e.key === "k") move(-1);
+  else if (e.key === "a" && g) decide({choice: "keep", keeper: keeperOf(g)});
+  else if (e.key === "s" && g) decide({choice: "skip"});
+  else if (e.key === "n" && g) decide({choice: "not-duplicates"});
+  else if (e.key === "c") openCompare();
+  else if (e.key === "p") preview();
+  else if (/^[1-9]$/.test(e.key) && g && Number(e.key) <= g.members.length) decide({choice: "keep", keeper: Number(e.key) - 1});
+});
+document.getElementById("prev").onclick = () => move(-1);
+document.getElementById("next").onclick = () => move(1);
+document.getElementById("accept").onclick = () => groups[at] && decide({choice: "keep", keeper: keeperOf(groups[at])});
+document.getElementById("skip").onclick = () => groups[at] && decide({choice: "skip"});
+document.getElementById("apart").onclick = () => groups[at] && decide({choice: "not-duplicates"});
+document.getElementById("compare-open").onclick = openCompare;
+document.getElementById("preview").onclick = preview;
+document.getElementById("apply").onclick = apply;
+document.getElementById("quit").onclick = async () => { await post("quit", {}); document.body.textContent = "dupfind review stopped."; };
+
+fetch("plan").then(r => r.json()).then(plan => {
+  groups = plan.groups; choices = plan.choices;
+  const first = groups.findIndex(g => !(g.key in choices));  // resume where the user stopped
+  at = first < 0 ? 0 : first;
+  show();
+});
+</script>
+</body>
+</html>
+"""

@@ -112,19 +112,13 @@ def plan_all(
 
 def set_apart(group: Group, apart: Sequence[frozenset[str]]) -> Group | None:
     """The group without the members the user said are not duplicates of its keeper (None
-    when none is left): two pictures of one decision never meet in a group, and a decision
-    of one picture keeps its byte copies. A new picture brings the group back."""
+    when none is left): the pictures of one decision, byte copies included, never meet in a
+    group again. A new picture brings the group back, with the new picture only."""
     keeper = group.members[0].fingerprint.sha256
     mine = [d for d in apart if keeper in d]
     if not mine:
         return group
-    left = [
-        m
-        for m in group.members[1:]
-        if not any(
-            m.fingerprint.sha256 in d and (m.fingerprint.sha256 != keeper or len(d) == 1) for d in mine
-        )
-    ]
+    left = [m for m in group.members[1:] if not any(m.fingerprint.sha256 in d for d in mine)]
     if not left:
         return None
     kind = "near" if any(m.fingerprint.sha256 != keeper for m in left) else "exact"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime
+import hashlib
 import io
 import os
 import time
@@ -482,3 +483,68 @@ def dedupe_csv(plan: dict[str, Any]) -> str:
                 )
             )
     return out.getvalue()
+
+
+def review_groups(
+    groups: Sequence[Any], plans: Sequence[PlannedGroup]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The plan as the review page shows it: each group with a key made of its pictures'
+    content (so choices outlive renames and runs) and members with ids; and each id's path,
+    the only files the review server may read."""
+    shown, paths = [], {}
+    for n, plan in enumerate(plans):
+        content = ",".join(sorted({a.candidate.fingerprint.sha256 for a in plan.actions}))
+        members = []
+        for i, a in enumerate(plan.actions):
+            fp, member = a.candidate.fingerprint, f"{n}-{i}"
+            paths[member] = a.candidate.path
+            members.append(
+                {
+                    "id": member,
+                    "path": a.candidate.path,
+                    "action": a.action,
+                    "reason": a.reason,
+                    "size": human_bytes(a.candidate.file.size_bytes),
+                    "width": fp.width,
+                    "height": fp.height,
+                    "format": fp.format,
+                    "taken": fp.taken,
+                }
+            )
+        shown.append(
+            {
+                "key": hashlib.sha256(content.encode()).hexdigest()[:32],
+                "kind": plan.kind,
+                "why": plan.why,
+                "members": members,
+            }
+        )
+    return shown, paths
+
+
+def review_result_text(results: Sequence[GroupOutcome], apart: Sequence[PlannedGroup], dry_run: bool) -> str:
+    """What Apply did (or, for its preview, would do), group by group."""
+    lines = []
+    for r in results:
+        lines.append(f"keep {r.planned.keeper.path}")
+        if r.refused:
+            lines.append(f"  group not touched: {r.refused}")
+        for o in r.outcomes:
+            if o.done:
+                lines.append(f"  {o.action}: {o.path}" + (f" -> {o.destination}" if o.destination else ""))
+            elif o.reason == "dry run":
+                lines.append(f"  would {o.action}: {o.path}")
+            else:
+                lines.append(f"  not done: {o.path}: {o.reason}")
+    for plan in apart:
+        lines.append(
+            f"{'would remember' if dry_run else 'remembered'} as not duplicates: {plan.keeper.path} and {len(plan.actions) - 1} more"
+        )
+    s = dedupe_summary(results)
+    if dry_run:
+        lines.append(f"{s['planned']} files would go; nothing was touched yet.")
+    else:
+        lines.append(
+            f"{s['files_removed']} files moved, {human_bytes(s['bytes_freed'])} freed ('dupfind undo' puts them back)."
+        )
+    return "\n".join(lines) if lines else "nothing chosen yet"

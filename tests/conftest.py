@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +144,31 @@ def public_domain_library(root: Path) -> Path:
         save(small, root / "Messenger" / f"IMG-{stem}-WA0001.jpg", quality=70)
         save(upright, root / "Desktop" / f"{stem}.png")
     return root
+
+
+# -- a real browser: Debian's chromium, driven by Playwright (never downloaded) -------------
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.skip("no chromium here (Debian: apt-get install chromium)")
+    return found
+
+
+@pytest.fixture
+def browser():
+    executable = _chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def save_screenshot(page, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Into tmp_path, and into $DUPFIND_SCREENSHOTS when set (README's docs/ pictures)."""
+    page.screenshot(path=str(tmp_path / name))
+    folder = os.environ.get("DUPFIND_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name))

@@ -31,6 +31,7 @@ LAYERS = {
     "act": 5,
     "report": 5,
     "pages": 5,
+    "server": 6,
     "__init__": 6,
     "prompt": 7,
     "cli": 8,

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from .conftest import public_domain_library, tree_snapshot
+from .conftest import public_domain_library, save_screenshot, tree_snapshot
 from .test_dedupe import library
 
 
@@ -81,33 +77,6 @@ def test_report_without_an_output_is_a_one_line_error(tmp_path: Path, home) -> N
 
 
 # -- in a real browser ------------------------------------------------------------------------
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.skip("no chromium here (Debian: apt-get install chromium)")
-    return found
-
-
-@pytest.fixture
-def browser():
-    executable = _chromium()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def save_screenshot(page, name: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Into tmp_path, and into $DUPFIND_SCREENSHOTS when set (README's docs/ pictures)."""
-    page.screenshot(path=str(tmp_path / name))
-    folder = os.environ.get("DUPFIND_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / name))
-
-
 def test_the_report_opens_offline_with_every_picture(tmp_path: Path, home, browser) -> None:
     lib = public_domain_library(tmp_path / "lib")
     html = tmp_path / "report.html"
