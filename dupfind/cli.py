@@ -31,7 +31,7 @@ from .journal import Journal, exclusive, journal_path
 from .keeper import DEFAULT_RULES, Rule, parse_rules
 from .models import Group, GroupOutcome, PlannedGroup, Progress, ScanReport, Similarity
 from .offlimits import OffLimits
-from .pages import report_html
+from .pages import PICTURE_SIDE, report_html
 from .plan import PlanError, PlanOptions, confirm, plan_all, plan_group, unconfirmed, under_any
 from .prompt import review
 from .report import (
@@ -707,7 +707,7 @@ def _pictures(document: dict[str, Any], jobs: int | None, quiet: bool) -> dict[s
     )
     out = {}
     with bar:
-        for path, data in zip(paths, previews(paths, jobs), strict=True):
+        for path, data in zip(paths, previews(paths, jobs, PICTURE_SIDE), strict=True):
             if data is not None:
                 out[ids[path]] = base64.b64encode(data).decode("ascii")
             bar.update()

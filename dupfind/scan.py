@@ -270,14 +270,14 @@ def _run_pool(
 PREVIEWS_PER_TASK = 64
 
 
-def previews(paths: list[str], jobs: int | None) -> Iterator[bytes | None]:
-    """``fingerprint.preview`` of each path, in order, on worker processes when there are
-    enough to pay for them."""
+def previews(paths: list[str], jobs: int | None, side: int) -> Iterator[bytes | None]:
+    """``fingerprint.preview`` of each path at ``side`` px, in order, on worker processes
+    when there are enough to pay for them."""
     jobs = max(1, jobs or os.cpu_count() or 1)
     if jobs == 1 or len(paths) < MIN_FILES_FOR_POOL:
-        yield from (preview(p) for p in paths)
+        yield from (preview(p, side) for p in paths)
         return
-    tasks = [paths[i : i + PREVIEWS_PER_TASK] for i in range(0, len(paths), PREVIEWS_PER_TASK)]
+    tasks = [(paths[i : i + PREVIEWS_PER_TASK], side) for i in range(0, len(paths), PREVIEWS_PER_TASK)]
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=context, initializer=_start_worker) as pool:
@@ -285,5 +285,6 @@ def previews(paths: list[str], jobs: int | None) -> Iterator[bytes | None]:
             yield from made
 
 
-def _previews_of(paths: list[str]) -> list[bytes | None]:
-    return [preview(p) for p in paths]
+def _previews_of(task: tuple[list[str], int]) -> list[bytes | None]:
+    paths, side = task
+    return [preview(p, side) for p in paths]
