@@ -28,7 +28,6 @@ The first criterion that tells the keeper from the runner-up is the reason given
 from __future__ import annotations
 
 import itertools
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -224,20 +223,14 @@ def _off_middle(fps: Sequence[Fingerprint]) -> list[float]:
     """How far each member's looks are from the group's medians: a copy changed one of them
     (brighter, more contrast, blurred, noisier, a watermark in a corner); the original sits at
     the middle of all."""
-    looks = [_looks(fp) for fp in fps]
-    medians = [statistics.median(column) for column in zip(*looks, strict=True)]
-    out = []
-    for row in looks:
-        total = 0.0
-        for k, (value, middle) in enumerate(zip(row, medians, strict=True)):
-            if k < 2:
-                total += abs(value - middle) / _LOOK_SCALE[k]
-            elif k < 4:
-                total += abs(value - middle) / (_LOOK_SCALE[k] * max(middle, 1.0))
-            else:  # a cell: only more detail than the median counts (text, a logo, noise)
-                total += max(0.0, value - middle) / (_CELL_SCALE * max(middle, 1.0)) / _CELLS
-        out.append(total)
-    return out
+    looks = np.array([_looks(fp) for fp in fps], dtype=np.float64)
+    middle = np.median(looks, axis=0)
+    # brightness and contrast in grey levels; sharpness and noise relative to the median;
+    # a cell: only more detail than the median counts (text, a logo, noise)
+    levels = np.abs(looks[:, :2] - middle[:2]) / np.array(_LOOK_SCALE[:2])
+    relative = np.abs(looks[:, 2:4] - middle[2:4]) / (np.array(_LOOK_SCALE[2:]) * np.maximum(middle[2:4], 1.0))
+    cells = np.maximum(looks[:, 4:] - middle[4:], 0.0) / (_CELL_SCALE * np.maximum(middle[4:], 1.0)) / _CELLS
+    return (levels.sum(axis=1) + relative.sum(axis=1) + cells.sum(axis=1)).tolist()
 
 
 def choose(

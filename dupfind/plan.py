@@ -96,12 +96,17 @@ def plan_all(
         # by the evidence of the whole group, then group again with the originals first, so
         # each gathers every copy that matches it (no member is kept only by another copy).
         near = near_neighbours(members, options.rule)
-        provisional = group_duplicates(members, options.rule, rank, near)
+        # Each file ranked once for both passes: the rules read a file's evidence.
+        ranks = {id(c): rank(c) for c in members}
+        firsts = {id(c): first(c) for c in members}
+        ranked = lambda c: ranks[id(c)]  # noqa: E731
+        before = lambda c: firsts[id(c)]  # noqa: E731
+        provisional = group_duplicates(members, options.rule, ranked, near)
         originals = {
-            choose(g, options.rule, first, found).file.identity
+            choose(g, options.rule, before, found).file.identity
             for g, found in _with_derivations(provisional, options.rule)
         }
-        seeded = lambda c: (first(c), c.file.identity not in originals, rank(c))  # noqa: E731
+        seeded = lambda c: (firsts[id(c)], c.file.identity not in originals, ranks[id(c)])  # noqa: E731
         regrouped = group_duplicates(members, options.rule, seeded, near)
         groups = [
             explained(g, options.rule, found) for g, found in _with_derivations(regrouped, options.rule)
