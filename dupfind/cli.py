@@ -529,6 +529,15 @@ def _remember_apart(cache_path: str, plan: PlannedGroup, quiet: bool = False) ->
         click.echo(f"  remembered as not duplicates (decision {number}; 'dupfind not-duplicates' lists them)")
 
 
+def _remember_pair(cache_path: str, kept: str, member: str) -> None:
+    """One member is not a duplicate of the kept file (by content)."""
+    try:
+        with open_cache(cache_path, PARAMS) as db:
+            db.mark_not_duplicates([kept, member])
+    except DupfindError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @contextlib.contextmanager
 def _action_phase(journal: Journal | None, cache_path: str) -> Iterator[Journal | None]:
     """The lock for the whole action phase, and the reconciliation of interrupted runs.
@@ -777,16 +786,22 @@ def review_command(
     limits = off_limits(cache_path, walk.off_limits)
 
     def apply(chosen: dict[str, dict[str, Any]], dry_run: bool) -> dict[str, Any]:
-        selected, apart = [], []
+        selected, apart, pairs = [], [], []
         for key, (group, plan) in by_key.items():
             choice = chosen.get(key)
-            if choice is None or choice["choice"] == "skip":
+            if choice is None:
                 continue
             if choice["choice"] == "not-duplicates":
                 apart.append((key, plan))
                 continue
+            kept = group.members[choice.get("keeper", 0)]
+            left_out = [m for m in group.members if m.path in choice.get("apart", []) and m is not kept]
+            pairs += [(key, kept, m) for m in left_out]
+            if choice["choice"] == "skip":
+                continue
+            rest = Group(group.kind, tuple(m for m in group.members if m not in left_out), group.why)
             try:
-                selected.append((key, plan_group(group, rules, options, choice["keeper"])))
+                selected.append((key, plan_group(rest, rules, options, rest.members.index(kept))))
             except PlanError as exc:
                 selected.append((key, unconfirmed(plan, str(exc))))
         try:
@@ -797,11 +812,15 @@ def review_command(
         if not dry_run:
             for _, plan in apart:
                 _remember_apart(cache_path, plan, quiet=True)
+            for _, kept, member in pairs:
+                _remember_pair(cache_path, kept.fingerprint.sha256, member.fingerprint.sha256)
         return {
             **dedupe_json(results, sys.argv[1:], dry_run),
             "applied": [key for (key, _), r in zip(selected, results, strict=True) if r.refused is None],
             "remembered": [] if dry_run else [key for key, _ in apart],
-            "text": review_result_text(results, [p for _, p in apart], dry_run),
+            "text": review_result_text(
+                results, [p for _, p in apart], [(k.path, m.path) for _, k, m in pairs], dry_run
+            ),
         }
 
     review = Review(shown, member_paths, cache_path + ".review.json", preview, apply)

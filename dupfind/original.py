@@ -228,7 +228,9 @@ def _off_middle(fps: Sequence[Fingerprint]) -> list[float]:
     # brightness and contrast in grey levels; sharpness and noise relative to the median;
     # a cell: only more detail than the median counts (text, a logo, noise)
     levels = np.abs(looks[:, :2] - middle[:2]) / np.array(_LOOK_SCALE[:2])
-    relative = np.abs(looks[:, 2:4] - middle[2:4]) / (np.array(_LOOK_SCALE[2:]) * np.maximum(middle[2:4], 1.0))
+    relative = np.abs(looks[:, 2:4] - middle[2:4]) / (
+        np.array(_LOOK_SCALE[2:]) * np.maximum(middle[2:4], 1.0)
+    )
     cells = np.maximum(looks[:, 4:] - middle[4:], 0.0) / (_CELL_SCALE * np.maximum(middle[4:], 1.0)) / _CELLS
     return (levels.sum(axis=1) + relative.sum(axis=1) + cells.sum(axis=1)).tolist()
 

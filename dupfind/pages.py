@@ -208,6 +208,7 @@ _REVIEW = """<!DOCTYPE html>
   .action { font-weight: bold; text-transform: uppercase; }
   .keep .action { color: #2a8a2a; } .go .action { color: #c33; }
   .decision { font-weight: bold; }
+  figure button.apart { margin-top: .3em; font-size: .85em; }
   .keys { color: #555; font-size: .85em; }
   #compare { display: none; position: fixed; inset: 0; background: #111; z-index: 5; }
   #compare .pane { position: absolute; top: 2.5em; bottom: 0; width: 50%; overflow: hidden; }
@@ -230,7 +231,7 @@ _REVIEW = """<!DOCTYPE html>
   <button id="preview">preview apply (p)</button>
   <button id="apply" disabled>apply</button>
   <button id="quit">quit</button>
-  <span class="keys">1-9: keep that file &middot; b: blink in compare &middot; Esc: close</span>
+  <span class="keys">1-9: keep that file &middot; shift+1-9: not a duplicate &middot; b: blink in compare &middot; Esc: close</span>
 </header>
 <main>
   <div id="result"></div>
@@ -262,6 +263,10 @@ function keeperOf(g) {
   const c = choices[g.key];
   return c && c.choice === "keep" ? c.keeper : 0;
 }
+function apartOf(g) {  // member numbers marked "not a duplicate" of the kept file
+  const paths = new Set((choices[g.key] && choices[g.key].apart) || []);
+  return g.members.map((m, i) => i).filter(i => paths.has(g.members[i].path));
+}
 function words(c) {
   if (!c) return "not decided (skipped at apply)";
   if (c.choice === "keep") return "accepted: keep file " + (c.keeper + 1);
@@ -276,17 +281,22 @@ function show() {
   if (!g) { box.replaceChildren(); return; }
   const keeper = keeperOf(g);
   const figures = g.members.map((m, i) => {
-    const kept = i === keeper;
-    const fig = el("figure", {class: kept ? "keep" : MOVES.has(m.action) || m.action === "keep" ? "go" : "other",
+    const kept = i === keeper, apart = apartOf(g).includes(i);
+    const fig = el("figure", {class: kept ? "keep" : apart ? "other" : MOVES.has(m.action) || m.action === "keep" ? "go" : "other",
                               "data-member": String(i)},
       el("img", {src: "picture/" + m.id + "?side=1024", alt: m.path}),
       el("figcaption", {},
-        el("div", {class: "action"}, (i + 1) + ": " + (kept ? "keep" : m.action === "keep" ? "trash" : m.action)),
+        el("div", {class: "action"}, (i + 1) + ": " + (kept ? "keep" : apart ? "not a duplicate: stays" : m.action === "keep" ? "trash" : m.action)),
         el("div", {}, m.path),
         el("div", {}, [m.size, m.width ? m.width + "\\u00d7" + m.height + " " + m.format : m.format,
                        m.taken ? "taken " + m.taken : ""].filter(Boolean).join(", ")),
         el("div", {}, kept && keeper === 0 ? g.why : (m.reason || ""))));
     fig.onclick = () => decide({choice: "keep", keeper: i});
+    if (!kept) {
+      const toggle = el("button", {class: "apart", title: "shift+" + (i + 1)}, apart ? "it is a duplicate" : "not a duplicate");
+      toggle.onclick = e => { e.stopPropagation(); setApart(i); };
+      fig.querySelector("figcaption").append(toggle);
+    }
     return fig;
   });
   box.replaceChildren(
@@ -296,10 +306,24 @@ function show() {
 }
 async function decide(choice) {
   const g = groups[at];
+  choice = Object.assign({apart: apartOf(g).filter(i => choice.choice !== "keep" || i !== choice.keeper)}, choice);
+  const saved = Object.assign({}, choice, {apart: choice.apart.map(i => g.members[i].path)});
+  if (choice.choice === "keep") saved.path = g.members[choice.keeper].path;
   await post("choice", Object.assign({group: g.key}, choice));
-  choices[g.key] = choice;
+  choices[g.key] = saved;
   document.getElementById("apply").disabled = true;
   if (at < groups.length - 1) at++;
+  show();
+}
+async function setApart(i) {  // one member is, or is not, a duplicate of the kept file
+  const g = groups[at];
+  const now = apartOf(g);
+  const apart = now.includes(i) ? now.filter(j => j !== i) : now.concat([i]);
+  const c = choices[g.key] || {choice: "skip"};
+  const choice = {choice: c.choice, apart: apart};
+  if (c.choice === "keep") choice.keeper = c.keeper;
+  await post("choice", Object.assign({group: g.key}, choice));
+  choices[g.key] = Object.assign({}, c, {choice: c.choice, apart: apart.map(j => g.members[j].path)});
   show();
 }
 function move(step) { at = Math.min(Math.max(at + step, 0), groups.length - 1); show(); }
@@ -377,6 +401,7 @@ document.addEventListener("keydown", e => {
   else if (e.key === "n" && g) decide({choice: "not-duplicates"});
   else if (e.key === "c") openCompare();
   else if (e.key === "p") preview();
+  else if (e.shiftKey && /^Digit[1-9]$/.test(e.code) && g && Number(e.code.slice(5)) <= g.members.length) setApart(Number(e.code.slice(5)) - 1);
   else if (/^[1-9]$/.test(e.key) && g && Number(e.key) <= g.members.length) decide({choice: "keep", keeper: Number(e.key) - 1});
 });
 document.getElementById("prev").onclick = () => move(-1);

@@ -522,7 +522,12 @@ def review_groups(
     return shown, paths
 
 
-def review_result_text(results: Sequence[GroupOutcome], apart: Sequence[PlannedGroup], dry_run: bool) -> str:
+def review_result_text(
+    results: Sequence[GroupOutcome],
+    apart: Sequence[PlannedGroup],
+    pairs: Sequence[tuple[str, str]],
+    dry_run: bool,
+) -> str:
     """What Apply did (or, for its preview, would do), group by group."""
     lines = []
     for r in results:
@@ -539,6 +544,10 @@ def review_result_text(results: Sequence[GroupOutcome], apart: Sequence[PlannedG
     for plan in apart:
         lines.append(
             f"{'would remember' if dry_run else 'remembered'} as not duplicates: {plan.keeper.path} and {len(plan.actions) - 1} more"
+        )
+    for kept, member in pairs:
+        lines.append(
+            f"{'would remember' if dry_run else 'remembered'}: {member} is not a duplicate of {kept}"
         )
     s = dedupe_summary(results)
     if dry_run:

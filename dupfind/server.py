@@ -58,7 +58,7 @@ class Review:
         members = {g["key"]: [m["path"] for m in g["members"]] for g in self.groups}
         if isinstance(saved, dict) and isinstance(saved.get("choices"), dict):
             self.choices = {
-                k: v
+                k: {**v, "apart": [p for p in v.get("apart", []) if p in members[k]]}
                 for k, v in saved["choices"].items()
                 if k in members and _valid(v) and _same_keeper(v, members[k])
             }
@@ -95,10 +95,13 @@ def _same_keeper(choice: dict[str, Any], paths: list[str]) -> bool:
 
 
 def _valid(choice: object) -> bool:
+    """A choice for a group; ``apart``: the paths of members that are not duplicates of the
+    kept file (left alone, and remembered at apply)."""
     return (
         isinstance(choice, dict)
         and choice.get("choice") in CHOICES
         and (choice["choice"] != "keep" or isinstance(choice.get("keeper"), int))
+        and isinstance(choice.get("apart", []), list)
     )
 
 
@@ -195,12 +198,16 @@ class _Handler(BaseHTTPRequestHandler):
             ):
                 self._refuse(HTTPStatus.BAD_REQUEST, "not a choice for a group of this plan")
                 return
-            if choice.get("choice") == "keep":
-                members = next(g["members"] for g in review.groups if g["key"] == key)
-                if not 0 <= choice["keeper"] < len(members):
-                    self._refuse(HTTPStatus.BAD_REQUEST, "no such file in the group")
-                    return
+            members = next(g["members"] for g in review.groups if g["key"] == key)
+            apart = choice.get("apart", [])
+            numbers = [choice["keeper"]] if choice.get("choice") == "keep" else []
+            if not all(isinstance(i, int) and 0 <= i < len(members) for i in [*numbers, *apart]):
+                self._refuse(HTTPStatus.BAD_REQUEST, "no such file in the group")
+                return
+            if numbers:
                 choice["path"] = members[choice["keeper"]]["path"]
+            # Members apart are kept by path: their numbers may move in a later plan.
+            choice["apart"] = sorted({members[i]["path"] for i in apart} - {choice.get("path")})
             review.choose(key, choice)
             self._json({"saved": True})
         elif parts == ["apply"]:

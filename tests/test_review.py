@@ -105,17 +105,24 @@ def test_a_review_in_the_browser_applies_through_the_trash_and_undo_puts_back(
     save_screenshot(page, "review.png", tmp_path)
 
     # Group 1: keep the third file instead of the proposed one. Group 2: not duplicates.
+    # Group 3: its second file is not a duplicate of the first; accept the rest.
     page.keyboard.press("3")
     page.locator(".decision", has_text="not decided").wait_for()
     page.keyboard.press("n")
+    page.locator("h2", has_text="Group 3").wait_for()
+    page.click("figure[data-member='1'] button.apart")
+    page.locator("figure[data-member='1'] .action", has_text="not a duplicate").wait_for()
+    page.keyboard.press("a")
     kept = groups[0]["members"][2]["path"]
     gone = [m["path"] for i, m in enumerate(groups[0]["members"]) if i != 2]
-    apart = [m["path"] for m in groups[1]["members"]]
+    gone += [m["path"] for m in groups[2]["members"][2:]]
+    apart = [m["path"] for m in groups[1]["members"]] + [m["path"] for m in groups[2]["members"][:2]]
 
     page.click("#preview")
     page.locator("#result", has_text="Preview").wait_for()
     preview = page.text_content("#result")
     assert f"keep {kept}" in preview and all(f"would trash: {p}" in preview for p in gone)
+    assert f"would remember: {groups[2]['members'][1]['path']} is not a duplicate of" in preview
     assert tree_snapshot(lib) == before  # the preview touched nothing
 
     page.click("#apply")
@@ -124,12 +131,13 @@ def test_a_review_in_the_browser_applies_through_the_trash_and_undo_puts_back(
     assert all(Path(p).exists() for p in apart)
     assert len(trash_files(tmp_path)) == len(gone)
 
-    # The applied group and the one set apart are gone from the plan; the others remain.
+    # The applied groups and the one set apart are gone from the plan, the file that is not
+    # a duplicate is not grouped with its keeper again; the undecided group remains.
     left = json.loads(_dupfind(home, "dedupe", "-q", "--dry-run", "--json", str(lib)).stdout)["groups"]
-    assert sorted(sorted(m["path"] for m in g["members"]) for g in left) == sorted(
-        sorted(m["path"] for m in g["members"]) for g in groups[2:]
-    )
-    assert " of 2 \u00b7 0 decided" in page.evaluate("document.getElementById('where').textContent")
+    assert [sorted(m["path"] for m in g["members"]) for g in left] == [
+        sorted(m["path"] for m in groups[3]["members"])
+    ]
+    assert " of 1 \u00b7 0 decided" in page.evaluate("document.getElementById('where').textContent")
 
     runs = json.loads(_dupfind(home, "undo", "--json").stdout)["runs"]
     assert len(runs) == 1
@@ -142,14 +150,21 @@ def test_choices_are_saved_as_made_and_a_new_review_resumes(tmp_path: Path, home
     library(lib)
     first = serve(lib)
     groups = json.loads(first.request("GET", f"/{first.token}/plan")[1])["groups"]
-    assert first.post("choice", {"group": groups[0]["key"], "choice": "keep", "keeper": 1})[0] == 200
+    chosen = {"group": groups[0]["key"], "choice": "keep", "keeper": 1, "apart": [0]}
+    assert first.post("choice", chosen)[0] == 200
     first.process.kill()  # a crash: nothing else was saved
     first.process.communicate(timeout=30)
     second = serve(lib)
     assert second.token != first.token
     plan = json.loads(second.request("GET", f"/{second.token}/plan")[1])
+    members = groups[0]["members"]
     assert plan["choices"] == {
-        groups[0]["key"]: {"choice": "keep", "keeper": 1, "path": groups[0]["members"][1]["path"]}
+        groups[0]["key"]: {
+            "choice": "keep",
+            "keeper": 1,
+            "path": members[1]["path"],
+            "apart": [members[0]["path"]],
+        }
     }
 
 
