@@ -24,13 +24,19 @@ import PIL
 import scipy.fftpack
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+try:  # optional at import: without it a damaged JPEG is not told from an intact one
+    import simplejpeg
+except ImportError:  # pragma: no cover - a platform without its wheels
+    simplejpeg = None
+
 from . import errors, extras, provenance
 from .errors import FingerprintError
 from .models import Failure, Fingerprint, ImageFile, Provenance
 from .walk import RAW_EXTENSIONS, extension, image_file
 
 # Bump when anything that changes a hash changes; the cache then recomputes every row.
-ALGORITHM_VERSION = 6
+# 7: JPEGs decoded with warnings of corrupt data are marked damaged (Provenance.damaged).
+ALGORITHM_VERSION = 7
 # Smallest side a reduced decode keeps. JPEG draft picks the largest DCT scale (1/2, 1/4,
 # 1/8) that stays at or above it; other formats are box-reduced to it. 256 px is 8x the
 # 32 px pHash input, which keeps the hashes within a bit of a full decode (see the
@@ -366,13 +372,19 @@ def _decode(data: bytes, orientation: int | None = None) -> _Picture:
         taken = _taken(exif)
         grey_file = im.mode in _GREY_MODES
         luma_table = getattr(im, "quantization", {}).get(0) if fmt in ("JPEG", "MPO") else None
+        damaged = False
+        decoded: Image.Image = im
         if fmt in ("JPEG", "MPO"):
             # DCT-domain scaling: decodes at 1/2, 1/4 or 1/8 size, luma only when possible.
             im.draft("L", (MIN_DECODE_SIDE, MIN_DECODE_SIDE))
-        im.load()
+            if im.mode == "L":
+                strict, damaged = _decode_jpeg(data, im)
+                decoded = strict or im
+        if decoded is im:
+            im.load()
         # A lossless file's own pixels, full size, tell whether it went through JPEG.
         full = im.convert("L") if fmt in _LOSSLESS_FORMATS else None
-        picture = _upright(to_gray(_reduce(im)), size, orientation, fmt, frames, taken)
+        picture = _upright(to_gray(_reduce(decoded)), size, orientation, fmt, frames, taken)
         square = picture.gray.resize((APPEARANCE_SIDE, APPEARANCE_SIDE), Image.Resampling.BOX)
         facts = provenance.describe(
             grey=grey_file,
@@ -385,8 +397,46 @@ def _decode(data: bytes, orientation: int | None = None) -> _Picture:
             orientation=orientation if isinstance(orientation, int) else 1,
             gray=None if full is None else (full.tobytes(), full.width, full.height),
             square=(square.tobytes(), APPEARANCE_SIDE),
+            damaged=damaged,
         )
         return replace(picture, provenance=facts)
+
+
+def _decode_jpeg(data: bytes, drafted: Image.Image) -> tuple[Image.Image | None, bool]:
+    """The JPEG's luminance at the size Pillow's draft chose (None: Pillow decodes it), and
+    whether the decoder warned of corrupt data.
+
+    Why simplejpeg: Pillow's libjpeg-turbo decoder swallows libjpeg's warnings ("Corrupt
+    JPEG data: bad Huffman code", "premature end of data segment") and fills in what it
+    could not read, so a bit-damaged copy looks like a photo, larger than the intact one.
+    simplejpeg wraps the same libjpeg-turbo with a strict mode that raises on them, and its
+    DCT scaling picks the same size as Pillow's draft, so for an intact JPEG this is the
+    scan's one decode, with the same pixels. A JPEG it refuses is decoded by Pillow as
+    before (a truncated one is still refused as truncated) and, if it decodes, is damaged."""
+    if simplejpeg is None:
+        return None, False
+    width, height = drafted.size
+    try:
+        pixels = simplejpeg.decode_jpeg(
+            data, colorspace="GRAY", min_width=width, min_height=height, strict=True
+        )
+    except ValueError:
+        return None, True
+    if pixels.shape[:2] != (height, width):
+        return None, False
+    return Image.frombytes("L", (width, height), pixels.tobytes()), False
+    width, height = drafted.size
+    for strict in (True, False):
+        try:
+            pixels = simplejpeg.decode_jpeg(
+                data, colorspace="GRAY", min_width=width, min_height=height, strict=strict
+            )
+        except ValueError:
+            continue  # strict: a warning (try again leniently); lenient: an error (Pillow's turn)
+        if pixels.shape[:2] != (height, width):
+            return None
+        return Image.frombytes("L", (width, height), pixels.tobytes()), not strict
+    return None
 
 
 def _upright(

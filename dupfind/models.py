@@ -40,6 +40,9 @@ class Provenance:
     sharpness: float | None = None  # provenance.appearance, at APPEARANCE_SIDE
     noise: float | None = None
     detail: tuple[float, ...] | None = None  # sharpness per cell of a 4x4 grid, upright
+    # The decoder warned of corrupt data (a bad Huffman code, a premature end of a segment)
+    # and filled in what it could not read: a damaged copy (fingerprint._decode_jpeg).
+    damaged: bool = False
 
 
 @dataclass(frozen=True)

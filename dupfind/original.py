@@ -3,6 +3,8 @@
 Every copy in a group was made from the original, directly or through another copy, and a
 copy loses information but never gains it. So the original is the member that:
 
+0. decoded **cleanly**: a copy whose JPEG data the decoder found corrupt (a bit-damaged
+   copy, often larger than the intact one) never beats one that decoded without warnings;
 1. is seen **upright** by most of the others (a mirrored, turned or EXIF-rotated copy is the
    one that disagrees with the majority);
 2. has **colour** where another member has none (no colour comes back from grey);
@@ -52,6 +54,7 @@ LOWER_QUALITY = 8
 class Derivation:
     """What marks one member as derived, or as the original."""
 
+    damaged: bool  # decoded only with the decoder's warnings of corrupt data
     turned: bool  # seen turned or mirrored by most of the others
     grey: bool  # no colour while another member has it
     pixels: int
@@ -65,6 +68,7 @@ class Derivation:
 
     def key(self) -> tuple[Any, ...]:
         return (
+            self.damaged,
             self.turned,
             self.grey,
             -self.pixels,
@@ -90,6 +94,7 @@ def static_key(c: Candidate) -> tuple[Any, ...]:
     fp = c.fingerprint
     p = fp.provenance
     return (
+        p is not None and p.damaged,
         p is not None and p.channels == 1,
         -_pixels(fp),
         _converted(fp),
@@ -184,6 +189,7 @@ def _derived(
     best_quality = max((q for q in qualities if q is not None), default=None)
     return [
         Derivation(
+            damaged=fps[i].provenance is not None and fps[i].provenance.damaged,
             turned=turned_by[i] * 2 > n - 1,
             grey=colour and fps[i].provenance is not None and fps[i].provenance.channels == 1,
             pixels=_pixels(fps[i]),
@@ -275,6 +281,7 @@ def explained(group: Group, rule: Similarity, found: Sequence[Derivation] | None
 # What told the keeper from the runner-up, in the order choose weighs it: the Derivation
 # field, and the words for a keeper that wins on it.
 _WINS_ON = (
+    ("damaged", "decoded cleanly; the other's data is damaged"),
     ("turned", "seen upright by the others"),
     ("grey", "in colour"),
     ("pixels", "most pixels"),
@@ -301,6 +308,7 @@ def explain(keeper: Derivation, runner_up: Derivation, everyone: Sequence[Deriva
 def _derived_words(everyone: Sequence[Derivation]) -> str:
     largest = max(e.pixels for e in everyone)
     counts = {
+        "damaged": sum(e.damaged for e in everyone),
         "turned or mirrored": sum(e.turned for e in everyone),
         "grey": sum(e.grey for e in everyone),
         "smaller": sum(e.pixels < largest for e in everyone),

@@ -114,6 +114,7 @@ def describe(
     orientation: int,
     gray: tuple[bytes, int, int] | None,
     square: tuple[bytes, int],
+    damaged: bool = False,
 ) -> Provenance:
     """``gray``: a lossless file's full-size 8-bit luminance as (bytes, width, height);
     ``square``: the reduced picture resized to a square, for ``appearance``."""
@@ -133,4 +134,5 @@ def describe(
         sharpness=sharpness,
         noise=noise,
         detail=detail,
+        damaged=damaged,
     )

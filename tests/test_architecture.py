@@ -39,6 +39,7 @@ LAYERS = {
 }
 OWNERS = {
     "PIL": {"fingerprint"},
+    "simplejpeg": {"fingerprint"},
     "imagehash": {"fingerprint"},
     "numpy": {"vptree", "similarity", "provenance", "group", "original"},
     "scipy": {"fingerprint"},

@@ -152,3 +152,43 @@ def test_an_explicit_keep_rule_still_overrides_the_default(family) -> None:
     named = {"DSC_0001.jpg": family["DSC_0001.jpg"], "export.png": family["export.png"]}
     planned = plan_all(_scanned(named), parse_rules("lossless"), PlanOptions(), lambda p: False)
     assert [plan.keeper.path for _, plan in planned] == ["/lib/export.png"]
+
+
+# -- SAFETY case 42: a bit-damaged copy, larger than the intact original ---------------------
+def _damaged(original: bytes, seed: int) -> bytes:
+    """Bits flipped and a few random bytes inserted in the JPEG's scan data: larger, and
+    often still decodable."""
+    rng = random.Random(seed)
+    data = bytearray(original)
+    start = original.find(b"\xff\xda") + 20
+    for _ in range(rng.randint(1, 4)):
+        data[rng.randrange(start, len(data) - 10)] ^= 1 << rng.randrange(8)
+    at = rng.randrange(start, len(data) - 10)
+    data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(8, 64)))
+    return bytes(data)
+
+
+def test_a_damaged_copy_the_decoder_reports_is_never_kept() -> None:
+    from .conftest import photo
+
+    original = _jpeg(photo(42, (640, 480)), 90)
+    reported = kept_right = 0
+    for seed in range(60):
+        copy = _damaged(original, seed)
+        named = {"IMG_0042.jpg": original, "Backup/IMG_0042.jpg": copy}
+        scanned = {s.file.path: s.fingerprint for s in _scanned(named)}
+        fp = scanned["/lib/Backup/IMG_0042.jpg"]
+        if not fp.decoded or fp.provenance is None or not fp.provenance.damaged:
+            continue
+        reported += 1
+        groups = plan_all(_scanned(named), parse_rules(DEFAULT_RULES), PlanOptions(), lambda p: False)
+        if not groups:
+            continue  # too damaged to be a near duplicate at all: nothing to choose
+        keeper, why = groups[0][1].keeper.path, groups[0][1].why
+        assert keeper == "/lib/IMG_0042.jpg", (seed, why)
+        assert "damaged" in why
+        kept_right += 1
+    # Most damaged copies are reported by the decoder, and some still group with the original.
+    assert reported >= 30 and kept_right >= 5, (reported, kept_right)
+    # The intact photo is never reported.
+    assert not _scanned({"a.jpg": original})[0].fingerprint.provenance.damaged  # type: ignore[union-attr]
