@@ -104,6 +104,23 @@ def test_a_review_in_the_browser_applies_through_the_trash_and_undo_puts_back(
     assert len(widths) == 5 and min(widths) > 0
     save_screenshot(page, "review.png", tmp_path)
 
+    # Compare: the keeper and another file full size, one zoom for both, b blinks, Esc closes.
+    page.keyboard.press("c")
+    page.locator("#compare").wait_for(state="visible")
+    page.locator("#left-img").evaluate("i => i.decode()")
+    page.locator("#right-img").evaluate("i => i.decode()")
+    widths = page.evaluate("['left-img', 'right-img'].map(i => document.getElementById(i).naturalWidth)")
+    assert min(widths) > 0
+    page.mouse.move(300, 300)
+    page.mouse.wheel(0, -300)
+    transforms = page.evaluate(
+        "['left-img', 'right-img'].map(i => document.getElementById(i).style.transform)"
+    )
+    assert transforms[0] == transforms[1] and "scale(1.25)" in transforms[0]
+    page.keyboard.press("b")
+    page.keyboard.press("Escape")
+    page.locator("#compare").wait_for(state="hidden")
+
     # Group 1: keep the third file instead of the proposed one. Group 2: not duplicates.
     # Group 3: its second file is not a duplicate of the first; accept the rest.
     page.keyboard.press("3")
