@@ -16,10 +16,11 @@ import signal
 import stat
 import threading
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import imagehash
+import numpy as np
 import PIL
 import scipy.fftpack
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -488,47 +489,30 @@ def phashes_and_stability(gray: Image.Image) -> tuple[list[int], int]:
     rounding of the resize done the other way round (bench/turned_hashes.py measures it).
     """
     small = gray.resize((_DCT_SIDE, _DCT_SIDE), Image.Resampling.LANCZOS)
-    pixels = list(small.tobytes())  # mode L: one byte per pixel
-    rows = [pixels[r * _DCT_SIDE : (r + 1) * _DCT_SIDE] for r in range(_DCT_SIDE)]
-    dct = scipy.fftpack.dct(scipy.fftpack.dct(rows, axis=0), axis=1)
-    low: list[list[float]] = dct[:HASH_SIDE, :HASH_SIDE].tolist()
-    flat = [c for row in low for c in row]
-    median = _median(flat)
-    stable = sum(abs(c - median) > STABLE_MARGIN for c in flat)
-    upright = _bits(c > median for c in flat)
-    return [upright] + [_above_median(_turn_dct(low, t)) for t in TURNS], stable
+    pixels = np.frombuffer(small.tobytes(), dtype=np.uint8).reshape(_DCT_SIDE, _DCT_SIDE).astype(np.float64)
+    low = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:HASH_SIDE, :HASH_SIDE]
+    median = float(np.median(low))
+    stable = int((np.abs(low - median) > STABLE_MARGIN).sum())
+    return [_above_median(low)] + [_above_median(_turn_dct(low, t)) for t in TURNS], stable
 
 
-def _turn_dct(low: list[list[float]], turn: Image.Transpose) -> list[list[float]]:
+def _turn_dct(low: np.ndarray, turn: Image.Transpose) -> np.ndarray:
     transpose, mirror_columns, mirror_rows = _DCT_TURNS[turn]
     if transpose:
-        low = [list(column) for column in zip(*low, strict=True)]
-
-    def sign(u: int, v: int) -> int:
-        odd = (v if mirror_columns else 0) + (u if mirror_rows else 0)
-        return -1 if odd % 2 else 1
-
-    return [[c * sign(u, v) for v, c in enumerate(row)] for u, row in enumerate(low)]
+        low = low.T
+    u, v = np.indices(low.shape)
+    odd = (v if mirror_columns else 0) + (u if mirror_rows else 0)
+    return low * np.where(odd % 2, -1.0, 1.0)
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return (ordered[middle - 1] + ordered[middle]) / 2  # numpy's median of an even count
+def _above_median(low: np.ndarray) -> int:
+    # numpy's median of an even count is the mean of the middle two, as imagehash's
+    return _bits(low > np.median(low))
 
 
-def _above_median(low: list[list[float]]) -> int:
-    flat = [c for row in low for c in row]
-    median = _median(flat)
-    return _bits(c > median for c in flat)
-
-
-def _bits(flags: Iterable[bool]) -> int:
-    """Flags packed most significant first, as imagehash prints them."""
-    value = 0
-    for flag in flags:
-        value = (value << 1) | flag
-    return value
+def _bits(flags: np.ndarray) -> int:
+    """Flags packed most significant first, row by row, as imagehash prints them."""
+    return int.from_bytes(np.packbits(flags.reshape(-1)).tobytes(), "big")
 
 
 def dhashes_turned(gray: Image.Image) -> list[int]:
@@ -542,9 +526,8 @@ def dhashes_turned(gray: Image.Image) -> list[int]:
 
 
 def _brighter_than_left(grid: Image.Image) -> int:
-    px = list(grid.tobytes())  # mode L: one byte per pixel
-    w = HASH_SIDE + 1
-    return _bits(px[r * w + c + 1] > px[r * w + c] for r in range(HASH_SIDE) for c in range(HASH_SIDE))
+    px = np.frombuffer(grid.tobytes(), dtype=np.uint8).reshape(HASH_SIDE, HASH_SIDE + 1)  # mode L
+    return _bits(px[:, 1:] > px[:, :-1])
 
 
 def _text(value: object) -> str | None:

@@ -41,7 +41,7 @@ OWNERS = {
     "PIL": {"fingerprint"},
     "simplejpeg": {"fingerprint"},
     "imagehash": {"fingerprint"},
-    "numpy": {"vptree", "similarity", "provenance", "group", "original"},
+    "numpy": {"vptree", "similarity", "provenance", "group", "original", "fingerprint"},
     "scipy": {"fingerprint"},
     "pillow_heif": {"extras"},
     "rawpy": {"extras"},
