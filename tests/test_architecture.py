@@ -34,8 +34,10 @@ LAYERS = {
     "server": 6,
     "__init__": 6,
     "prompt": 7,
-    "cli": 8,
-    "__main__": 9,
+    "cli_base": 7,
+    "cli_web": 8,
+    "cli": 9,
+    "__main__": 10,
 }
 OWNERS = {
     "PIL": {"fingerprint"},
@@ -48,8 +50,8 @@ OWNERS = {
     "sqlite3": {"cache"},
     "platformdirs": {"cache"},
     "send2trash": {"act"},
-    "click": {"cli", "prompt"},
-    "tqdm": {"cli", "prompt"},
+    "click": {"cli", "cli_base", "cli_web", "prompt"},
+    "tqdm": {"cli", "cli_base", "cli_web", "prompt"},
 }
 
 

@@ -204,7 +204,7 @@ def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path, run, cache
 def test_changed_parameters_recompute_every_fingerprint(tmp_path: Path, scan_json, monkeypatch) -> None:
     write_photo(tmp_path / "lib" / "a.jpg", 1)
     assert scan_json(str(tmp_path / "lib"))["fingerprinted"] == 1
-    monkeypatch.setattr("dupfind.cli.PARAMS", "a newer hashing")
+    monkeypatch.setattr("dupfind.cli_base.PARAMS", "a newer hashing")
     assert scan_json(str(tmp_path / "lib"))["fingerprinted"] == 1
     assert scan_json(str(tmp_path / "lib"))["cached"] == 1
 

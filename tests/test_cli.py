@@ -154,7 +154,7 @@ def test_library_and_cli_agree(tmp_path: Path, run) -> None:
 def test_progress_bars_draw_on_stderr_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    from dupfind.cli import _ProgressBars
+    from dupfind.cli_base import _ProgressBars
     from dupfind.models import Progress
 
     stderr = io.StringIO()
