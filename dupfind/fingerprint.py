@@ -37,7 +37,7 @@ from .walk import RAW_EXTENSIONS, extension, image_file
 
 # Bump when anything that changes a hash changes; the cache then recomputes every row.
 # 7: JPEGs decoded with warnings of corrupt data are marked damaged (Provenance.damaged).
-ALGORITHM_VERSION = 7
+ALGORITHM_VERSION = 8
 # Smallest side a reduced decode keeps. JPEG draft picks the largest DCT scale (1/2, 1/4,
 # 1/8) that stays at or above it; other formats are box-reduced to it. 256 px is 8x the
 # 32 px pHash input, which keeps the hashes within a bit of a full decode (see the
@@ -81,6 +81,8 @@ _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
 _ORIENTATION = 0x0112
 _DATETIME_ORIGINAL = 0x9003
+_DATETIME_DIGITIZED = 0x9004
+_DATETIME = 0x0132
 _MAKE, _MODEL, _SOFTWARE, _MAKER_NOTE = 0x010F, 0x0110, 0x0131, 0x927C
 _GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _LOSSLESS_FORMATS = frozenset({"PNG", "TIFF", "BMP", "GIF", "WEBP"})
@@ -399,6 +401,8 @@ def _decode(data: bytes, orientation: int | None = None) -> _Picture:
             gray=None if full is None else (full.tobytes(), full.width, full.height),
             square=(square.tobytes(), APPEARANCE_SIDE),
             damaged=damaged,
+            dated=_DATETIME in exif
+            or bool(set(exif.get_ifd(_EXIF_IFD)) & {_DATETIME_ORIGINAL, _DATETIME_DIGITIZED}),
         )
         return replace(picture, provenance=facts)
 

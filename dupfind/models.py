@@ -43,6 +43,7 @@ class Provenance:
     # The decoder warned of corrupt data (a bad Huffman code, a premature end of a segment)
     # and filled in what it could not read: a damaged copy (fingerprint._decode_jpeg).
     damaged: bool = False
+    dated: bool = False  # an EXIF date (taken, digitized or saved): messengers and thumbnailers strip it
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,13 @@ def _camera(fp: Fingerprint) -> int:
     p = fp.provenance
     if p is None:
         return 0
-    return int(p.camera is not None) + int(p.maker_note) + int(p.gps) + int(p.standard_tables is False)
+    return (
+        int(p.camera is not None)
+        + int(p.maker_note)
+        + int(p.gps)
+        + int(p.standard_tables is False)
+        + int(p.dated)
+    )
 
 
 def _converted(fp: Fingerprint) -> bool:

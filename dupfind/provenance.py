@@ -115,6 +115,7 @@ def describe(
     gray: tuple[bytes, int, int] | None,
     square: tuple[bytes, int],
     damaged: bool = False,
+    dated: bool = False,
 ) -> Provenance:
     """``gray``: a lossless file's full-size 8-bit luminance as (bytes, width, height);
     ``square``: the reduced picture resized to a square, for ``appearance``."""
@@ -135,4 +136,5 @@ def describe(
         noise=noise,
         detail=detail,
         damaged=damaged,
+        dated=dated,
     )

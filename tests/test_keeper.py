@@ -192,3 +192,19 @@ def test_a_damaged_copy_the_decoder_reports_is_never_kept() -> None:
     assert reported >= 30 and kept_right >= 5, (reported, kept_right)
     # The intact photo is never reported.
     assert not _scanned({"a.jpg": original})[0].fingerprint.provenance.damaged  # type: ignore[union-attr]
+
+
+def test_a_copy_that_lost_the_date_is_not_kept_over_the_dated_original() -> None:
+    # The stripped copy is re-saved at a higher quality (larger): without the date it wins.
+    from .conftest import photo
+
+    picture = photo(7, (640, 480))
+    exif = Image.Exif()
+    exif[0x0132] = "2019:07:14 10:21:33"  # DateTime, as cameras and phones write it
+    named = {
+        "DCIM/IMG_0007.jpg": _jpeg(picture, 90, exif=exif.tobytes()),
+        "Downloads/IMG_0007-1.jpg": _jpeg(picture, 94),
+    }
+    keeper, why = _keeper_of(named, "DCIM/IMG_0007.jpg")
+    assert keeper == "DCIM/IMG_0007.jpg", why
+    assert "camera metadata" in why
