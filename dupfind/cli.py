@@ -29,11 +29,13 @@ from .cli_base import (
     _emit_json,
     _emit_text,
     _keeper_rules,
+    _pictures_of,
     _planned,
     _remember_apart,
     _scan,
     cache_option,
     keep_option,
+    move_to_option,
     protect_option,
     similarity_options,
     walk_options,
@@ -204,12 +206,7 @@ def compare_command(a: str, b: str | None, cache: str | None, rule: Similarity, 
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 @click.option("--yes", is_flag=True, help="No questions: apply the rules to exact groups.")
 @click.option("--yes-near", is_flag=True, help="No questions for near groups either (with --yes).")
-@click.option(
-    "--move-to",
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="Move copies into DIR instead of the trash.",
-)
+@move_to_option
 @click.option("--hardlink", is_flag=True, help="Replace exact copies by hard links to the keeper.")
 @walk_options
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes for the scan.")
@@ -285,7 +282,7 @@ def dedupe_command(
                     interactive,
                     as_json,
                     results,
-                    functools.partial(_remember_apart, cache_path),
+                    functools.partial(_remember_group, cache_path),
                 )
             finally:
                 actor.finish()
@@ -315,6 +312,11 @@ def dedupe_command(
         )
         return EXIT_ERROR
     return EXIT_NOT_DONE if summary["failed"] or summary["refused_groups"] else EXIT_OK
+
+
+def _remember_group(cache_path: str, plan: PlannedGroup) -> None:
+    number = _remember_apart(cache_path, _pictures_of(plan))
+    click.echo(f"  remembered as not duplicates (decision {number}; 'dupfind not-duplicates' lists them)")
 
 
 def _run_groups(

@@ -9,7 +9,7 @@ import functools
 import inspect
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 import click
@@ -201,6 +201,12 @@ keep_option = click.option(
     "README, Keeper rules), resolution, lossless, largest, smallest, exif, oldest, newest, "
     "shortest-path, path:GLOB.",
 )
+move_to_option = click.option(
+    "--move-to",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Move copies into DIR instead of the trash.",
+)
 protect_option = click.option(
     "--protect",
     multiple=True,
@@ -238,24 +244,18 @@ def _planned(
     return [g for g, _ in grouped], [p for _, p in grouped], cache_path
 
 
-def _remember_apart(cache_path: str, plan: PlannedGroup, quiet: bool = False) -> None:
-    """Keep the user's word that this group's pictures are not duplicates (by content)."""
+def _remember_apart(cache_path: str, shas: Iterable[str]) -> int:
+    """Keep the user's word that these pictures (by SHA-256) are not duplicates of each
+    other; returns the decision's number."""
     try:
         with open_cache(cache_path, PARAMS) as db:
-            number = db.mark_not_duplicates(a.candidate.fingerprint.sha256 for a in plan.actions)
+            return db.mark_not_duplicates(shas)
     except DupfindError as exc:
         raise click.ClickException(str(exc)) from None
-    if not quiet:
-        click.echo(f"  remembered as not duplicates (decision {number}; 'dupfind not-duplicates' lists them)")
 
 
-def _remember_pair(cache_path: str, kept: str, member: str) -> None:
-    """One member is not a duplicate of the kept file (by content)."""
-    try:
-        with open_cache(cache_path, PARAMS) as db:
-            db.mark_not_duplicates([kept, member])
-    except DupfindError as exc:
-        raise click.ClickException(str(exc)) from None
+def _pictures_of(plan: PlannedGroup) -> set[str]:
+    return {a.candidate.fingerprint.sha256 for a in plan.actions}
 
 
 @contextlib.contextmanager

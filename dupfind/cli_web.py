@@ -21,11 +21,12 @@ from .cli_base import (
     _emit_json,
     _emit_text,
     _keeper_rules,
+    _pictures_of,
     _planned,
     _remember_apart,
-    _remember_pair,
     cache_option,
     keep_option,
+    move_to_option,
     protect_option,
     similarity_options,
     walk_options,
@@ -172,12 +173,7 @@ def _pictures(document: dict[str, Any], jobs: int | None, quiet: bool) -> dict[s
 @similarity_options
 @keep_option
 @protect_option
-@click.option(
-    "--move-to",
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="Move copies into DIR instead of the trash.",
-)
+@move_to_option
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=0, help="Port on 127.0.0.1 (default: any free one)."
 )
@@ -224,7 +220,7 @@ def review_command(
         walk = replace(walk, off_limits=OffLimits.around(quarantines=[move_to]))
     options = PlanOptions(action, rule)
     groups, plans, cache_path = _planned(roots, cache, walk, jobs, quiet, rules, options, protect, move_to)
-    shown, member_paths = review_groups(groups, plans)
+    shown, member_paths = review_groups(plans)
     by_key = {g["key"]: (group, plan) for g, group, plan in zip(shown, groups, plans, strict=True)}
     limits = off_limits(cache_path, walk.off_limits)
 
@@ -254,9 +250,9 @@ def review_command(
             return {"dry_run": dry_run, "applied": [], "remembered": [], "text": f"nothing done: {message}"}
         if not dry_run:
             for _, plan in apart:
-                _remember_apart(cache_path, plan, quiet=True)
+                _remember_apart(cache_path, _pictures_of(plan))
             for _, kept, member in pairs:
-                _remember_pair(cache_path, kept.fingerprint.sha256, member.fingerprint.sha256)
+                _remember_apart(cache_path, (kept.fingerprint.sha256, member.fingerprint.sha256))
         return {
             **dedupe_json(results, sys.argv[1:], dry_run),
             "applied": [key for (key, _), r in zip(selected, results, strict=True) if r.refused is None],

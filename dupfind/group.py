@@ -115,12 +115,6 @@ def group_duplicates(
     return groups
 
 
-def _csr(rows: np.ndarray, cols: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(starts, columns): row r's columns are columns[starts[r]:starts[r + 1]]."""
-    order = np.argsort(rows, kind="stable")
-    return np.searchsorted(rows[order], np.arange(size + 1)), cols[order]
-
-
 # A picture with more candidates than this (a frame of a long burst) has them gathered and
 # judged when it leads a group, against the frames still untaken; all others are judged
 # once, together, when the neighbourhood is built. So memory grows with the pictures,
@@ -167,14 +161,8 @@ class Neighbourhood:
         self.crowded = counts > MAX_JUDGED_AHEAD
         few = np.flatnonzero((counts > 0) & ~self.crowded)
         owners, others = self._candidates(few)
-        keep = owners < others  # each pair once (a pair of two crowded pictures is not here)
-        left, right = owners[keep], others[keep]
-        keep = owners > others
-        pairs = np.unique(
-            np.concatenate([left * n + right, others[keep] * n + owners[keep]])
-            if n
-            else np.empty(0, np.int64)
-        )
+        # Each pair once, whichever side found it (a pair of two crowded pictures is not here).
+        pairs = np.unique(np.minimum(owners, others) * n + np.maximum(owners, others))
         left, right = pairs // max(n, 1), pairs % max(n, 1)
         near = self.pictures.near_pairs(left, right, rule)
         left, right = left[near], right[near]

@@ -19,6 +19,7 @@ from .errors import NO_DECODER
 from .extras import INSTALL_HINT
 from .fingerprint import hash_hex
 from .models import (
+    Candidate,
     Evidence,
     ExactGroup,
     Failure,
@@ -271,6 +272,17 @@ def _outcomes_by_path(result: GroupOutcome) -> dict[str, Outcome]:
     return {o.path: o for o in result.outcomes}
 
 
+def _picture_facts(c: Candidate) -> dict[str, Any]:
+    fp = c.fingerprint
+    return {
+        "width": fp.width,
+        "height": fp.height,
+        "format": fp.format,
+        "taken": fp.taken,
+        "size_bytes": c.file.size_bytes,
+    }
+
+
 def group_json(result: GroupOutcome) -> dict[str, Any]:
     g = result.planned
     done = _outcomes_by_path(result)
@@ -287,11 +299,7 @@ def group_json(result: GroupOutcome) -> dict[str, Any]:
                     "reason": (o.reason if o and not o.done and o.reason != "dry run" else a.reason) or "",
                     "done": bool(o and o.done),
                     "destination": o.destination if o else None,
-                    "width": a.candidate.fingerprint.width,
-                    "height": a.candidate.fingerprint.height,
-                    "format": a.candidate.fingerprint.format,
-                    "taken": a.candidate.fingerprint.taken,
-                    "size_bytes": a.candidate.file.size_bytes,
+                    **_picture_facts(a.candidate),
                     "provenance": _provenance_json(a.candidate.fingerprint.provenance),
                 }
             )
@@ -485,9 +493,7 @@ def dedupe_csv(plan: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def review_groups(
-    groups: Sequence[Any], plans: Sequence[PlannedGroup]
-) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def review_groups(plans: Sequence[PlannedGroup]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The plan as the review page shows it: each group with a key made of its pictures'
     content (so choices outlive renames and runs) and members with ids; and each id's path,
     the only files the review server may read."""
@@ -496,7 +502,7 @@ def review_groups(
         content = ",".join(sorted({a.candidate.fingerprint.sha256 for a in plan.actions}))
         members = []
         for i, a in enumerate(plan.actions):
-            fp, member = a.candidate.fingerprint, f"{n}-{i}"
+            member = f"{n}-{i}"
             paths[member] = a.candidate.path
             members.append(
                 {
@@ -505,10 +511,7 @@ def review_groups(
                     "action": a.action,
                     "reason": a.reason,
                     "size": human_bytes(a.candidate.file.size_bytes),
-                    "width": fp.width,
-                    "height": fp.height,
-                    "format": fp.format,
-                    "taken": fp.taken,
+                    **_picture_facts(a.candidate),
                 }
             )
         shown.append(

@@ -242,17 +242,22 @@ def _chunks(items: list[tuple[int, ImageFile]]) -> list[list[tuple[int, ImageFil
     return chunks
 
 
-def _run_pool(
-    chunks: list[list[tuple[int, ImageFile]]], jobs: int
-) -> Iterator[tuple[int, Fingerprint | Failure]]:
+def _pool(jobs: int) -> ProcessPoolExecutor:
     # forkserver (or spawn): workers never inherit the parent's threads (a progress bar's
-    # monitor) or its open SQLite connection. At most a few chunks per worker are queued,
-    # so a million files never become a million pending futures.
+    # monitor) or its open SQLite connection.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if "forkserver" in methods:
         context.set_forkserver_preload(["dupfind.fingerprint"])
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker)
+    return ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker)
+
+
+def _run_pool(
+    chunks: list[list[tuple[int, ImageFile]]], jobs: int
+) -> Iterator[tuple[int, Fingerprint | Failure]]:
+    # At most a few chunks per worker are queued, so a million files never become a
+    # million pending futures.
+    pool = _pool(jobs)
     try:
         pending: set[Future[list[tuple[int, Fingerprint | Failure]]]] = set()
         for chunk in chunks:
@@ -278,9 +283,7 @@ def previews(paths: list[str], jobs: int | None, side: int) -> Iterator[bytes | 
         yield from (preview(p, side) for p in paths)
         return
     tasks = [(paths[i : i + PREVIEWS_PER_TASK], side) for i in range(0, len(paths), PREVIEWS_PER_TASK)]
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=context, initializer=_start_worker) as pool:
+    with _pool(min(jobs, len(tasks))) as pool:
         for made in pool.map(_previews_of, tasks):
             yield from made
 

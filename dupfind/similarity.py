@@ -166,34 +166,6 @@ def _closeness(m: Match) -> tuple[int, int]:
     return (m.phash + m.dhash, m.turn)
 
 
-def is_near(a: Fingerprint, b: Fingerprint, rule: Similarity) -> bool:
-    """``matches(a, b, rule) is not None``."""
-    if a.sha256 == b.sha256:
-        return True
-    return rule.near and comparable(a) is None and comparable(b) is None and near_pair(a, b, rule)
-
-
-def near_pair(a: Fingerprint, b: Fingerprint, rule: Similarity) -> bool:
-    """``is_near`` for two pictures already known to be ``comparable`` (grouping checks that
-    once per picture, then judges every candidate pair here): a passing hash view, upright
-    first, confirmed by the second look."""
-    if a.phash is None or a.dhash is None or b.phash is None or b.dhash is None:
-        return False
-    p, d = (a.phash ^ b.phash).bit_count(), (a.dhash ^ b.dhash).bit_count()
-    if p <= rule.phash and p + d <= rule.combined and evidence(a, b, Match(0, p, d)).refuted is None:
-        return True
-    if rule.turned <= 0:
-        return False
-    for (x_phash, x_dhash), y, inverse in (((b.phash, b.dhash), a, False), ((a.phash, a.dhash), b, True)):
-        for t, (turned_phash, turned_dhash) in enumerate(zip(y.phash_turned, y.dhash_turned, strict=True), 1):
-            p, d = (x_phash ^ turned_phash).bit_count(), (x_dhash ^ turned_dhash).bit_count()
-            if p > rule.turned or p + d > rule.combined:
-                continue
-            if evidence(a, b, Match(_INVERSE.get(t, t) if inverse else t, p, d)).refuted is None:
-                return True
-    return False
-
-
 def evidence(a: Fingerprint, b: Fingerprint, m: Match) -> Evidence:
     """The second look at ``b`` as ``a`` seen the ``m.turn`` way round, after the hashes
     passed at ``m``'s distances: the pictures must have the same shape, and their thumbnails
@@ -229,18 +201,19 @@ def needed_likeness(a: Fingerprint, b: Fingerprint, m: Match) -> float:
     return needed
 
 
-# Each turn (Match.turn) on a thumbnail held as rows x columns, as Pillow's transpose
-# (fingerprint.TURNS) does it to a picture.
-_THUMB_TURNS = (
+# Each turn (Match.turn) on a batch of thumbnails held as pictures x rows x columns, as
+# Pillow's transpose (fingerprint.TURNS) does it to a picture; _THUMB_TURNS on one.
+_BATCH_TURNS = (
     lambda t: t,
-    lambda t: t[:, ::-1],  # mirrored
-    lambda t: t[::-1, :],  # upside down
-    lambda t: t[::-1, ::-1],  # turned 180°
-    lambda t: t.T,  # transposed
-    lambda t: t[::-1, ::-1].T,  # transversed
-    lambda t: np.rot90(t, 1),  # turned 90° left
-    lambda t: np.rot90(t, -1),  # turned 90° right
+    lambda t: t[:, :, ::-1],  # mirrored
+    lambda t: t[:, ::-1, :],  # upside down
+    lambda t: t[:, ::-1, ::-1],  # turned 180°
+    lambda t: t.transpose(0, 2, 1),  # transposed
+    lambda t: t[:, ::-1, ::-1].transpose(0, 2, 1),  # transversed
+    lambda t: np.rot90(t, 1, axes=(1, 2)),  # turned 90° left
+    lambda t: np.rot90(t, -1, axes=(1, 2)),  # turned 90° right
 )
+_THUMB_TURNS = tuple((lambda t, turn=turn: turn(t[None])[0]) for turn in _BATCH_TURNS)
 _SWAPS_AXES = frozenset({4, 5, 6, 7})
 # A small crop moves a thumbnail's content by up to a pixel at each side. The likeness is
 # the best correlation over these crops of either thumbnail (0, 1/2 or 1 pixel off each
@@ -291,19 +264,6 @@ def thumb_spread(fp: Fingerprint) -> float | None:
     return None if fp.thumb is None else _thumb_stats(fp.thumb)[1]
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    centred = rows - rows.mean(axis=-1, keepdims=True)
-    return centred / np.maximum(np.linalg.norm(centred, axis=-1, keepdims=True), 1e-6)
-
-
-def _cropped(t: np.ndarray) -> np.ndarray:
-    """Every crop of ``t`` in _CROP_MARGINS, resampled to full size, as unit rows."""
-    maps = _crop_maps(t.shape[0])
-    rows = maps @ t  # (9, side, side): the rows cropped
-    both = rows[:, None] @ maps.transpose(0, 2, 1)[None]  # (9, 9, side, side)
-    return _unit(both.reshape(-1, t.size))
-
-
 def thumb_correlation(a: Fingerprint, b: Fingerprint, turn: int) -> float | None:
     """Pearson's correlation of the thumbnails' grey levels, ``a``'s turned by ``turn``
     (None when one is missing or flat)."""
@@ -313,18 +273,6 @@ def thumb_correlation(a: Fingerprint, b: Fingerprint, turn: int) -> float | None
     if ua is None or ub is None:
         return None
     return float(np.vdot(_THUMB_TURNS[turn](ua), ub))
-
-
-def thumb_difference(a: Fingerprint, b: Fingerprint, turn: int) -> float:
-    """How far apart the thumbnails are, ``a``'s turned by ``turn``, once each is brought to
-    zero mean and unit spread: the mean absolute difference (0: the same picture)."""
-    if a.thumb is None or b.thumb is None or len(a.thumb) != len(b.thumb):
-        return 2.0
-    ua, ub = _thumb_stats(a.thumb)[0], _thumb_stats(b.thumb)[0]
-    if ua is None or ub is None:
-        return 2.0
-    # Unit vectors are the standard scores divided by sqrt(n).
-    return float(np.abs(_THUMB_TURNS[turn](ua) - ub).mean()) * math.sqrt(ua.size)
 
 
 def thumb_likeness(a: Fingerprint, b: Fingerprint, turn: int) -> float | None:
@@ -339,8 +287,8 @@ def thumb_likeness(a: Fingerprint, b: Fingerprint, turn: int) -> float | None:
         return None
     # Correlation ignores offset and scale, so the cached unit thumbnails crop as well as the
     # grey levels would.
-    ua = np.ascontiguousarray(_THUMB_TURNS[turn](ua))
-    return float(max((_cropped(ua) @ ub.reshape(-1)).max(), (_cropped(ub) @ ua.reshape(-1)).max()))
+    x, y = _THUMB_TURNS[turn](ua).reshape(1, -1), ub.reshape(1, -1)
+    return float(max(_best_crop(x, y)[0], _best_crop(y, x)[0]))
 
 
 def aspect_change(a: Fingerprint, b: Fingerprint, turn: int) -> float | None:
@@ -368,17 +316,6 @@ def describe_match(m: Match) -> str:
     return f"pHash {m.phash}, dHash {m.dhash} bits{alike}{how}"
 
 
-# Each turn on a batch of thumbnails (pictures x rows x columns), as _THUMB_TURNS on one.
-_BATCH_TURNS = (
-    lambda t: t,
-    lambda t: t[:, :, ::-1],
-    lambda t: t[:, ::-1, :],
-    lambda t: t[:, ::-1, ::-1],
-    lambda t: t.transpose(0, 2, 1),
-    lambda t: t[:, ::-1, ::-1].transpose(0, 2, 1),
-    lambda t: np.rot90(t, 1, axes=(1, 2)),
-    lambda t: np.rot90(t, -1, axes=(1, 2)),
-)
 PAIRS_PER_STEP = 1 << 14  # pairs judged per step: about 50 MB of thumbnails in float32
 
 
@@ -403,8 +340,8 @@ class Pictures:
         self.height = np.fromiter((fp.height or 0 for fp in fps), dtype=np.float64, count=n)
 
     def near_pairs(self, left: np.ndarray, right: np.ndarray, rule: Similarity) -> np.ndarray:
-        """``near_pair`` of each pair (``left[k]``, ``right[k]``) of pictures, all
-        ``comparable``: the hash views and the plain second look in arrays, the crop search
+        """Whether ``matches`` finds each pair (``left[k]``, ``right[k]``) of pictures, all
+        ``comparable`` and of different bytes, near duplicates: the hash views and the plain second look in arrays, the crop search
         only where the plain look falls just short."""
         near = np.zeros(len(left), dtype=bool)
         for start in range(0, len(left), PAIRS_PER_STEP):
@@ -454,7 +391,9 @@ class Pictures:
         return best_turn
 
     def thumb_differences(self, a: np.ndarray, b: np.ndarray, turn: np.ndarray) -> np.ndarray:
-        """``thumb_difference(a, b, turn)`` of each pair."""
+        """How far apart the thumbnails of each pair are, ``a``'s turned by ``turn``, once
+        each is brought to zero mean and unit spread: the mean absolute difference (0: the
+        same picture; 2.0 where a thumbnail is missing or flat)."""
         ua, _, usable_a = self._thumbs(a)
         ub, _, usable_b = self._thumbs(b)
         side = math.isqrt(THUMB_CELLS)
@@ -515,9 +454,9 @@ CROPS_PER_STEP = 512  # pairs whose 81 crops are made at once: about 40 MB
 
 
 def _best_crop(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """For each pair of unit thumbnails (rows), the best correlation of a crop of ``x``
-    (``_cropped``) with ``y``: the crops' sums give their means and spreads, so they are
-    never normalised one by one."""
+    """For each pair of unit thumbnails (rows), the best correlation with ``y`` of a crop
+    of ``x`` (each in _CROP_MARGINS, resampled to full size): the crops' sums give their
+    means and spreads, so they are never normalised one by one."""
     if not len(x):
         return np.zeros(0)
     side = math.isqrt(x.shape[1])

@@ -1,5 +1,5 @@
 """Grouping judged in arrays (similarity.Pictures, group.Neighbourhood) answers exactly as the
-pair-by-pair rule does, and a long burst costs a judgement per frame, never one per pair."""
+pair-by-pair rule (similarity.matches) does, and a long burst costs a judgement per frame, never one per pair."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from dupfind.group import group_duplicates
 from dupfind.keeper import parse_rules, rank_key
 from dupfind.models import Candidate, Fingerprint, ImageFile
-from dupfind.similarity import Pictures, near_pair, similarity
+from dupfind.similarity import Pictures, matches, similarity
 
 from .conftest import SYMMETRIC_THUMB
 
@@ -75,7 +75,9 @@ def test_judging_pairs_in_arrays_answers_as_each_pair_does(seed: int, threshold:
     fps = _library(seed, 40, with_turns=True, scenes=2)
     rule = similarity(threshold, rotations=turns)
     left, right = np.triu_indices(len(fps), 1)
-    expected = [near_pair(fps[i], fps[j], rule) for i, j in zip(left.tolist(), right.tolist(), strict=True)]
+    expected = [
+        matches(fps[i], fps[j], rule) is not None for i, j in zip(left.tolist(), right.tolist(), strict=True)
+    ]
     assert Pictures(fps).near_pairs(left, right, rule).tolist() == expected
     assert Pictures(fps).near_pairs(right, left, rule).tolist() == expected
 
@@ -93,7 +95,7 @@ def _reference_groups(files: list[Candidate], threshold: int, turns: bool) -> li
         joined = [
             c.path
             for c in sorted(files, key=rank)
-            if c.path not in taken and near_pair(leader.fingerprint, c.fingerprint, rule)
+            if c.path not in taken and matches(leader.fingerprint, c.fingerprint, rule) is not None
         ]
         taken.update(joined)
         if joined:
