@@ -2,8 +2,10 @@
 
 Owns Pillow and imagehash. The hashes follow imagehash's definitions (aHash 8x8
 mean, dHash 9x8 horizontal, pHash 32x32 DCT low 8x8 median; see
-https://www.hackerfactor.com/blog/index.php?/archives/432-Looks-Like-It.html), computed by
-imagehash itself from a reduced decode of the image.
+https://www.hackerfactor.com/blog/index.php?/archives/432-Looks-Like-It.html), computed here
+in numpy from a reduced decode of the image, bit for bit as imagehash computes them (the
+tests hold them to it). imagehash itself is imported only for that reference: it brings
+scipy, whose import cost every scan worker 0.4 s and 60 MB at start.
 """
 
 from __future__ import annotations
@@ -19,10 +21,8 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-import imagehash
 import numpy as np
 import PIL
-import scipy.fftpack
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 try:  # optional at import: without it a damaged JPEG is not told from an intact one
@@ -37,7 +37,8 @@ from .walk import RAW_EXTENSIONS, extension, image_file
 
 # Bump when anything that changes a hash changes; the cache then recomputes every row.
 # 7: JPEGs decoded with warnings of corrupt data are marked damaged (Provenance.damaged).
-ALGORITHM_VERSION = 8
+# 9: HEIC/HEIF through its embedded thumbnail when that is large enough.
+ALGORITHM_VERSION = 9
 # Smallest side a reduced decode keeps. JPEG draft picks the largest DCT scale (1/2, 1/4,
 # 1/8) that stays at or above it; other formats are box-reduced to it. 256 px is 8x the
 # 32 px pHash input, which keeps the hashes within a bit of a full decode (see the
@@ -62,7 +63,7 @@ MAX_PNG_CHUNK = 16 * 1024 * 1024
 ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "TIFF", "BMP", "AVIF", "HEIF")
 PARAMS = (
     f"dupfind-fp/{ALGORITHM_VERSION};side>={MIN_DECODE_SIDE};white-alpha;"
-    f"pillow/{PIL.__version__};imagehash/{imagehash.__version__}"
+    f"pillow/{PIL.__version__}"
 )
 RAW_FORMAT = "RAW"  # Fingerprint.format of a camera RAW file, whatever its maker's format
 BACKGROUND = 255  # alpha is flattened onto white, as most viewers show it
@@ -107,9 +108,15 @@ _DCT_SIDE = 32  # imagehash's pHash input: 32x32, of which the low 8x8 DCT block
 # grey level of amplitude over the 32x32 input (the unnormalised DCT-II scales a cosine of
 # amplitude a to about 32 * 32 * a). Noise and JPEG rounding move coefficients less.
 STABLE_MARGIN = 1024.0
+# The low HASH_SIDE rows of the unnormalised DCT-II matrix over _DCT_SIDE points:
+# scipy.fftpack.dct's y[k] = 2 * sum(x[n] * cos(pi * k * (2n + 1) / 2N)), which imagehash's
+# pHash applies to the rows and then the columns and of which it keeps the low 8x8 block.
+_DCT_LOW = 2.0 * np.cos(
+    np.pi * np.outer(np.arange(HASH_SIDE), 2 * np.arange(_DCT_SIDE) + 1) / (2 * _DCT_SIDE)
+)
 
 
-def hash_to_int(value: imagehash.ImageHash) -> int:
+def hash_to_int(value: object) -> int:
     """The 64 hash bits as an int, most significant first: ``f"{n:016x}" == str(value)``."""
     return int(str(value), 16)
 
@@ -345,7 +352,7 @@ def _decode_and_hash(data: bytes, sha256: str, name: str) -> Fingerprint:
     dhashes = dhashes_turned(gray)
     return Fingerprint(
         sha256=sha256,
-        ahash=hash_to_int(imagehash.average_hash(gray)),
+        ahash=average_hash(gray),
         dhash=dhashes[0],
         phash=phashes[0],
         width=picture.width,
@@ -430,18 +437,6 @@ def _decode_jpeg(data: bytes, drafted: Image.Image) -> tuple[Image.Image | None,
     if pixels.shape[:2] != (height, width):
         return None, False
     return Image.frombytes("L", (width, height), pixels.tobytes()), False
-    width, height = drafted.size
-    for strict in (True, False):
-        try:
-            pixels = simplejpeg.decode_jpeg(
-                data, colorspace="GRAY", min_width=width, min_height=height, strict=strict
-            )
-        except ValueError:
-            continue  # strict: a warning (try again leniently); lenient: an error (Pillow's turn)
-        if pixels.shape[:2] != (height, width):
-            return None
-        return Image.frombytes("L", (width, height), pixels.tobytes()), not strict
-    return None
 
 
 def _upright(
@@ -494,7 +489,7 @@ def phashes_and_stability(gray: Image.Image) -> tuple[list[int], int]:
     """
     small = gray.resize((_DCT_SIDE, _DCT_SIDE), Image.Resampling.LANCZOS)
     pixels = np.frombuffer(small.tobytes(), dtype=np.uint8).reshape(_DCT_SIDE, _DCT_SIDE).astype(np.float64)
-    low = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:HASH_SIDE, :HASH_SIDE]
+    low = _DCT_LOW @ pixels @ _DCT_LOW.T
     median = float(np.median(low))
     stable = int((np.abs(low - median) > STABLE_MARGIN).sum())
     return [_above_median(low)] + [_above_median(_turn_dct(low, t)) for t in TURNS], stable
@@ -517,6 +512,13 @@ def _above_median(low: np.ndarray) -> int:
 def _bits(flags: np.ndarray) -> int:
     """Flags packed most significant first, row by row, as imagehash prints them."""
     return int.from_bytes(np.packbits(flags.reshape(-1)).tobytes(), "big")
+
+
+def average_hash(gray: Image.Image) -> int:
+    """imagehash's aHash: the picture reduced to 8x8, each pixel brighter than their mean."""
+    small = gray.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.LANCZOS)
+    pixels = np.frombuffer(small.tobytes(), dtype=np.uint8).reshape(HASH_SIDE, HASH_SIDE)
+    return _bits(pixels > pixels.mean())
 
 
 def dhashes_turned(gray: Image.Image) -> list[int]:
@@ -587,6 +589,8 @@ def to_gray(im: Image.Image) -> Image.Image:
 def reference_hashes(path: str) -> dict[str, int]:
     """aHash, dHash and pHash by imagehash of the fully decoded, orientation-corrected image:
     the slow definition that the reduced decode above approximates (for tests and benchmarks)."""
+    import imagehash  # the reference only: it imports scipy, which a scan does not need
+
     with Image.open(path) as im:
         gray = to_gray(ImageOps.exif_transpose(im))
     return {

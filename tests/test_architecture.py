@@ -44,7 +44,6 @@ OWNERS = {
     "simplejpeg": {"fingerprint"},
     "imagehash": {"fingerprint"},
     "numpy": {"vptree", "similarity", "provenance", "group", "original", "fingerprint"},
-    "scipy": {"fingerprint"},
     "pillow_heif": {"extras"},
     "rawpy": {"extras"},
     "sqlite3": {"cache"},

@@ -16,11 +16,14 @@ from PIL import Image, ImageCms, ImageFile
 
 from dupfind import errors, extras
 from dupfind.fingerprint import (
+    average_hash,
     distance,
     fingerprint_bytes,
     fingerprint_path,
     hash_hex,
+    phashes_and_stability,
     reference_hashes,
+    to_gray,
 )
 from dupfind.walk import DECODABLE_EXTENSIONS, extension
 
@@ -38,6 +41,24 @@ def test_hash_text_is_imagehash_text(tmp_path: Path) -> None:
         assert hash_hex(fp.phash) == str(imagehash.phash(im))
         assert hash_hex(fp.dhash) == str(imagehash.dhash(im))
         assert hash_hex(fp.ahash) == str(imagehash.average_hash(im))
+
+
+def test_numpy_hashes_are_imagehash_bit_for_bit_on_real_photos() -> None:
+    # The scan computes aHash and pHash in numpy (imagehash imports scipy, a cost at every
+    # worker's start); on the same grey picture the bits must be imagehash's own.
+    root = needs_fixture()
+    paths = sorted(p for p in root.rglob("*") if extension(p.name) in DECODABLE_EXTENSIONS)
+    for path in paths:
+        with Image.open(path) as im:
+            gray = to_gray(im)
+        assert average_hash(gray) == int(str(imagehash.average_hash(gray)), 16), path
+        assert phashes_and_stability(gray)[0][0] == int(str(imagehash.phash(gray)), 16), path
+
+
+def test_a_scan_worker_does_not_import_scipy() -> None:
+    code = "import sys, dupfind, dupfind.scan; print('scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 # Pinned values: a change here means hashing changed, so bump fingerprint.ALGORITHM_VERSION.
