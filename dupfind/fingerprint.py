@@ -61,10 +61,7 @@ MAX_PNG_CHUNK = 16 * 1024 * 1024
 # The formats we let Pillow try. Everything else (EPS, which runs Ghostscript; PSD; ICO;
 # the many obscure formats) is "not an image" here, which keeps the attack surface small.
 ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "TIFF", "BMP", "AVIF", "HEIF")
-PARAMS = (
-    f"dupfind-fp/{ALGORITHM_VERSION};side>={MIN_DECODE_SIDE};white-alpha;"
-    f"pillow/{PIL.__version__}"
-)
+PARAMS = f"dupfind-fp/{ALGORITHM_VERSION};side>={MIN_DECODE_SIDE};white-alpha;pillow/{PIL.__version__}"
 RAW_FORMAT = "RAW"  # Fingerprint.format of a camera RAW file, whatever its maker's format
 BACKGROUND = 255  # alpha is flattened onto white, as most viewers show it
 
