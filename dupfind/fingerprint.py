@@ -381,6 +381,10 @@ def _decode(data: bytes, orientation: int | None = None) -> _Picture:
         luma_table = getattr(im, "quantization", {}).get(0) if fmt in ("JPEG", "MPO") else None
         damaged = False
         decoded: Image.Image = im
+        thumbnail = extras.heif_thumbnail(data, size, MIN_DECODE_SIDE) if fmt == "HEIF" else None
+        if thumbnail is not None:
+            mode, thumb_size, pixels, stride = thumbnail
+            decoded = Image.frombuffer(mode, thumb_size, pixels, "raw", mode, stride, 1)
         if fmt in ("JPEG", "MPO"):
             # DCT-domain scaling: decodes at 1/2, 1/4 or 1/8 size, luma only when possible.
             im.draft("L", (MIN_DECODE_SIDE, MIN_DECODE_SIDE))

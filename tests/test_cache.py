@@ -269,7 +269,9 @@ def test_a_schema_1_cache_is_upgraded_to_the_current_schema_and_its_rows_recompu
     doc = scan_json(str(tmp_path / "lib"))
     assert doc["fingerprinted"] == 1
     with sqlite3.connect(cache_path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == cache_module.SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == cache_module.SCHEMA_VERSION == 6
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "files_phash" in indexes  # schema 6: compare PHOTO reads the pHashes from it
         turned, stable, thumb = conn.execute("SELECT turned, stable_bits, thumb FROM files").fetchone()
     conn.close()
     assert len(turned) == 14 * 8 and stable >= 16 and len(thumb) == 16 * 16

@@ -9,12 +9,22 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image, features
+from PIL import Image, ImageOps, features
 
-from dupfind.fingerprint import fingerprint_path
+from dupfind import extras
+from dupfind.fingerprint import MIN_DECODE_SIDE, distance, fingerprint_bytes, fingerprint_path
 
-from .conftest import REPO, photo, save
+from .conftest import REPO, SHARED, photo, save
 from .dng import write_dng
+
+# Real photos of at least 1400 px in ../shared/corpus/sources (referred to, never copied).
+LARGE_PHOTOS = (
+    "github/exif-samples/hdr/iphone_hdr_NO.jpg",
+    "github/exif-samples/hdr/canon_hdr_NO.jpg",
+    "debian/visp-images-data/Solvay/Solvay_conference_1927_Version2_2126x1463.jpg",
+    "debian/plasma-workspace-wallpapers/ColorfulCups/2560x1600.jpg",
+    "debian/plasma-workspace-wallpapers/Kite/2560x1600.jpg",
+)
 
 PICTURE_FORMATS = {
     "png": {},
@@ -75,6 +85,75 @@ def test_heic_export_groups_with_its_jpeg_and_orientation_is_applied(run, tmp_pa
     assert fp.format == "HEIF" and (fp.width, fp.height) == (400, 300)
     groups = dry_run(run, "--no-rotations", str(lib))
     assert [(g["kind"], names(g)) for g in groups] == [("near", ["IMG_0001.HEIC", "IMG_0001.jpg"])]
+
+
+def _heic(picture: Image.Image, path: Path, thumbnails: list[int]) -> bytes:
+    import pillow_heif
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pillow_heif.from_pillow(picture).save(str(path), quality=80, thumbnails=thumbnails)
+    return path.read_bytes()
+
+
+def test_heic_is_hashed_through_its_thumbnail_when_it_shows_the_whole_picture(tmp_path: Path) -> None:
+    pytest.importorskip("pillow_heif", reason="dupfind[heif] is not installed")
+    picture = photo(52, (1200, 800))
+    with_thumb = _heic(picture, tmp_path / "phone.heic", [320])
+    small_thumb = _heic(picture, tmp_path / "small.heic", [128])
+    without = _heic(picture, tmp_path / "none.heic", [])
+    mode, size, pixels, stride = extras.heif_thumbnail(with_thumb, (1200, 800), MIN_DECODE_SIDE)
+    assert mode == "RGB" and size[0] == 320 and abs(size[1] - 213) <= 1 and len(pixels) >= stride * size[1]
+    assert extras.heif_thumbnail(small_thumb, (1200, 800), MIN_DECODE_SIDE) is None  # too small
+    assert extras.heif_thumbnail(without, (1200, 800), MIN_DECODE_SIDE) is None
+    # a thumbnail that does not show the whole picture (another aspect ratio) is not used
+    assert extras.heif_thumbnail(with_thumb, (1200, 1200), MIN_DECODE_SIDE) is None
+    assert extras.heif_thumbnail(b"not a heic", (1200, 800), MIN_DECODE_SIDE) is None
+    thumbed = fingerprint_bytes(with_thumb, "0" * 64, "phone.heic")
+    full = fingerprint_bytes(without, "0" * 64, "none.heic")
+    assert (thumbed.width, thumbed.height) == (full.width, full.height) == (1200, 800)
+    assert all(distance(getattr(thumbed, h), getattr(full, h)) <= 4 for h in ("ahash", "dhash", "phash"))
+
+
+def test_heic_thumbnail_hashes_stay_within_two_bits_of_the_full_decode_on_real_photos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bound: the mean deviation of each hash from the full decode <= 2 bits
+    # (bench/heic_speed.py measures it on 22 pictures of 6 MP).
+    pytest.importorskip("pillow_heif", reason="dupfind[heif] is not installed")
+    sources = [SHARED / "corpus" / "sources" / rel for rel in LARGE_PHOTOS]
+    if not all(p.is_file() for p in sources):
+        pytest.skip("the large photos of ../shared are not here")
+    gaps: dict[str, list[int]] = {"ahash": [], "dhash": [], "phash": []}
+    for i, source in enumerate(sources):
+        with Image.open(source) as im:
+            picture = ImageOps.exif_transpose(im).convert("RGB")
+        picture.thumbnail((1280, 1280))
+        data = _heic(picture, tmp_path / f"{i}.heic", [320])
+        thumbed = fingerprint_bytes(data, "0" * 64, "t.heic")
+        with monkeypatch.context() as patched:  # the same file decoded in full: the reference
+            patched.setattr(extras, "heif_thumbnail", lambda *_: None)
+            full = fingerprint_bytes(data, "0" * 64, "f.heic")
+        for name, values in gaps.items():
+            values.append(distance(getattr(thumbed, name), getattr(full, name)))
+    for name, values in gaps.items():
+        assert sum(values) / len(values) <= 2.0, (name, values)
+
+
+def test_heic_stored_sideways_is_hashed_upright_through_its_thumbnail(run, tmp_path: Path) -> None:
+    pytest.importorskip("pillow_heif", reason="dupfind[heif] is not installed")
+    picture = photo(53, (1200, 900))
+    lib = tmp_path / "lib"
+    save(picture, lib / "IMG_0002.jpg", quality=90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, shown upright: pillow-heif writes it as the irot box
+    heif = pytest.importorskip("pillow_heif").from_pillow(picture.transpose(Image.Transpose.ROTATE_90))
+    heif.save(str(lib / "IMG_0002.HEIC"), quality=80, thumbnails=[320], exif=exif.tobytes())
+    data = (lib / "IMG_0002.HEIC").read_bytes()
+    assert extras.heif_thumbnail(data, (1200, 900), MIN_DECODE_SIDE) is not None  # libheif turns both
+    _, fp = fingerprint_path(str(lib / "IMG_0002.HEIC"))
+    assert (fp.width, fp.height) == (1200, 900)
+    groups = dry_run(run, "--no-rotations", str(lib))
+    assert [(g["kind"], names(g)) for g in groups] == [("near", ["IMG_0002.HEIC", "IMG_0002.jpg"])]
 
 
 def _without(module: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
