@@ -179,7 +179,8 @@ def compare_command(a: str, b: str | None, cache: str | None, rule: Similarity, 
     """
     try:
         if b is None:
-            with open_cache(cache, PARAMS) as db:
+            # A lookup: each hit is checked against its file before it is shown.
+            with open_cache(cache, PARAMS, thorough=False) as db:
                 _, _, matches = nearest_in_library(a, db, rule)
             if as_json:
                 _emit_json(nearest_json(a, matches, rule.phash, sys.argv[1:]))

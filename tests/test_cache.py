@@ -71,6 +71,49 @@ def test_rows_round_trip_through_sqlite(
     assert row.file == file
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    first=st.lists(st.one_of(U64, st.none()), max_size=30),
+    later=st.lists(U64, max_size=5),
+    gone=st.integers(0, 30),
+    rehashed=st.integers(0, 30),
+)
+def test_the_phash_words_always_hold_the_distinct_phashes_of_the_rows(
+    tmp_path_factory: pytest.TempPathFactory, first: list, later: list, gone: int, rehashed: int
+) -> None:
+    # compare PHOTO reads them instead of every row: they must never be stale, whatever
+    # came, changed or went since they were stored (the triggers of schema 6).
+    root = tmp_path_factory.mktemp("words")
+    base = Fingerprint("ab" * 32, phash=None)
+    rows = {f"{root}/{i}.jpg": value for i, value in enumerate(first)}
+
+    def stored(cache) -> None:
+        for path, value in rows.items():
+            cache.store(ImageFile(path, 1, hash(path) & 0xFFFF, 1, 1, 1), replace(base, phash=value))
+        cache.flush()
+
+    def expected() -> list[int]:
+        return sorted({v for v in rows.values() if v is not None})
+
+    with open_cache(str(root / "c.sqlite3"), "p") as cache:
+        stored(cache)
+        assert sorted(cache.phashes()) == expected()
+        assert sorted(cache.phashes()) == expected()  # the stored words, this time
+        if rows and rehashed:
+            path = sorted(rows)[rehashed % len(rows)]
+            rows[path] = (rows[path] or 0) ^ 1
+        rows.update({f"{root}/later{i}.jpg": value for i, value in enumerate(later)})
+        stored(cache)
+        if rows and gone:
+            path = sorted(rows)[gone % len(rows)]
+            del rows[path]
+            cache.forget([path])
+    with open_cache(str(root / "c.sqlite3"), "p") as cache:
+        assert sorted(cache.phashes()) == expected()
+        found = cache.rows_with_phash(expected())
+    assert sorted(r.file.path for r in found) == sorted(p for p, v in rows.items() if v is not None)
+
+
 def test_rows_are_reused_only_under_the_same_parameters(tmp_path: Path) -> None:
     file = ImageFile(str(tmp_path / "a.jpg"), 1, 2, 3, 4, 5)
     with open_cache(str(tmp_path / "c"), "v1") as cache:
