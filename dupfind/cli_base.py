@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 import click
-from tqdm import tqdm
 
 from .act import reconcile
 from .cache import open_cache
@@ -46,7 +45,7 @@ class _ProgressBars:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar: tqdm | None = None
+        self.bar: Any = None  # a tqdm bar while a stage runs
         self.stage = ""
 
     def __call__(self, progress: Progress) -> None:
@@ -55,6 +54,8 @@ class _ProgressBars:
         if progress.stage != self.stage or self.bar is None:
             self.close()
             self.stage = progress.stage
+            from tqdm import tqdm  # only on a terminal: 35 ms of every start otherwise
+
             self.bar = tqdm(
                 total=progress.total,
                 desc=self.LABELS.get(progress.stage, progress.stage),

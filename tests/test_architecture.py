@@ -4,6 +4,8 @@ third-party library is owned by one module."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "dupfind"
@@ -87,3 +89,15 @@ def test_each_library_is_owned_by_one_module() -> None:
         for library, owners in OWNERS.items():
             if library in external:
                 assert module.stem in owners, f"{module.stem} imports {library}"
+
+
+def test_start_up_imports_only_what_every_command_needs() -> None:
+    # Every command and every scan worker pays for what `dupfind` imports at start: scipy
+    # (through imagehash, 0.4 s), tqdm (only drawn on a terminal) and http.server (only the
+    # review serves pages) are imported where they are used.
+    code = (
+        "import sys, dupfind.cli, dupfind.scan; "
+        "print(sorted(m for m in ('scipy', 'imagehash', 'tqdm', 'http.server') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
