@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import stat
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -569,9 +570,18 @@ def _pack(hashes: tuple[int, ...]) -> bytes | None:
 def _unpack(blob: bytes | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
     if not blob:
         return (), ()
-    words = tuple(int.from_bytes(blob[i : i + 8], "big") for i in range(0, len(blob), 8))
+    words = struct.unpack(f">{len(blob) // 8}Q", blob)  # every row of a warm scan comes here
     half = len(words) // 2
     return words[:half], words[half:]
+
+
+# Provenance's fields, for writing it as JSON without dataclasses.asdict: that one deep-copies
+# every value and cost 0.5 ms a row, more than the rest of a row's write together.
+_PROVENANCE_FIELDS = tuple(f.name for f in dataclasses.fields(Provenance))
+
+
+def _provenance_json(facts: Provenance) -> str:
+    return json.dumps({name: getattr(facts, name) for name in _PROVENANCE_FIELDS})
 
 
 def _cached_to_row(file: ImageFile, fp: Fingerprint, params_id: int) -> tuple[object, ...]:
@@ -598,7 +608,7 @@ def _cached_to_row(file: ImageFile, fp: Fingerprint, params_id: int) -> tuple[ob
         _pack(fp.phash_turned + fp.dhash_turned),
         fp.stable_bits,
         fp.thumb,
-        None if fp.provenance is None else json.dumps(dataclasses.asdict(fp.provenance)),
+        None if fp.provenance is None else _provenance_json(fp.provenance),
     )
 
 

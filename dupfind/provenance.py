@@ -59,10 +59,16 @@ _DCT8 = _dct_matrix()
 _HIGH = np.add.outer(np.arange(8), np.arange(8)) >= 6  # the high frequencies JPEG drops first
 
 
+# The high frequencies of a block's 2-D DCT straight from its 64 pixels (row by row): the rows
+# of the Kronecker product DCT8 x DCT8 that _HIGH keeps. One matrix product for all blocks
+# costs a fifth of 8x8 products block by block.
+_HIGH_OF_BLOCK = np.kron(_DCT8, _DCT8)[_HIGH.reshape(-1)].T.copy()
+
+
 def _high_frequencies(g: np.ndarray) -> float:
     h, w = g.shape[0] // 8 * 8, g.shape[1] // 8 * 8
-    blocks = g[:h, :w].reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3)
-    return float(np.abs((_DCT8 @ blocks @ _DCT8.T)[..., _HIGH]).mean())
+    blocks = g[:h, :w].reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3).reshape(-1, 64)
+    return float(np.abs(blocks @ _HIGH_OF_BLOCK).mean())
 
 
 def blockiness(gray: np.ndarray) -> float:
@@ -76,9 +82,6 @@ def blockiness(gray: np.ndarray) -> float:
     return max(0.0, _high_frequencies(g[4:, 4:]) / max(_high_frequencies(g), 1e-3) - 1.0)
 
 
-_NOISE_MASK = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
-
-
 DETAIL_GRID = 4  # Provenance.detail: the sharpness of each cell of a 4x4 grid
 
 
@@ -90,7 +93,9 @@ def appearance(data: bytes, side: int) -> tuple[float, float, tuple[float, ...]]
     more detail in the cells of its text, than the picture they were made from."""
     g = np.frombuffer(data, dtype=np.uint8).reshape(side, side).astype(np.float32)
     lap = np.abs(4 * g[1:-1, 1:-1] - g[:-2, 1:-1] - g[2:, 1:-1] - g[1:-1, :-2] - g[1:-1, 2:])
-    conv = sum(_NOISE_MASK[i, j] * g[i : side - 2 + i, j : side - 2 + j] for i in range(3) for j in range(3))
+    # Immerkaer's mask is the outer product of [1, -2, 1] with itself: two second differences
+    columns = g[:, :-2] - 2 * g[:, 1:-1] + g[:, 2:]
+    conv = columns[:-2] - 2 * columns[1:-1] + columns[2:]
     noise = float(np.sqrt(np.pi / 2) * np.abs(conv).sum() / (6 * (side - 2) ** 2))
     cell = (side - 2) // DETAIL_GRID
     grid = lap[: cell * DETAIL_GRID, : cell * DETAIL_GRID].reshape(DETAIL_GRID, cell, DETAIL_GRID, cell)

@@ -57,7 +57,7 @@ def test_numpy_hashes_are_imagehash_bit_for_bit_on_real_photos() -> None:
 
 # Pinned values: a change here means hashing changed, so bump fingerprint.ALGORITHM_VERSION.
 GOLDEN = {
-    1: ("cdf6f233071f1808", "1986c6663f353178", "8ce3d8b83acbc534"),
+    1: ("cdf6f233071f1808", "1986c6663f35317a", "8ce3d8b83acbc534"),  # 9: hashes from a 96 px reduce
     2: ("1893d3c2cc22339f", "7227a69619c6e633", "fc6c8d47db2420da"),
 }
 
