@@ -38,7 +38,8 @@ from .walk import RAW_EXTENSIONS, extension, image_file
 # Bump when anything that changes a hash changes; the cache then recomputes every row.
 # 7: JPEGs decoded with warnings of corrupt data are marked damaged (Provenance.damaged).
 # 9: HEIC/HEIF through its embedded thumbnail when that is large enough.
-ALGORITHM_VERSION = 9
+# 10: the hashes start from the picture box-reduced to about HASH_INPUT_SIDE (_hash_input).
+ALGORITHM_VERSION = 10
 # Smallest side a reduced decode keeps. JPEG draft picks the largest DCT scale (1/2, 1/4,
 # 1/8) that stays at or above it; other formats are box-reduced to it. 256 px is 8x the
 # 32 px pHash input, which keeps the hashes within a bit of a full decode (see the
