@@ -240,9 +240,11 @@ def _off_middle(fps: Sequence[Fingerprint]) -> list[float]:
     # brightness and contrast in grey levels; sharpness and noise relative to the median;
     # a cell: only more detail than the median counts (text, a logo, noise)
     levels = np.abs(looks[:, :2] - middle[:2]) / np.array(_LOOK_SCALE[:2])
-    relative = np.abs(looks[:, 2:4] - middle[2:4]) / (
-        np.array(_LOOK_SCALE[2:]) * np.maximum(middle[2:4], 1.0)
-    )
+    relative = (looks[:, 2:4] - middle[2:4]) / (np.array(_LOOK_SCALE[2:]) * np.maximum(middle[2:4], 1.0))
+    # Noise is what copies add (a re-encode's rounding, grain, a messenger's compression); a
+    # copy has less only when blurred or shrunk, which sharpness and pixels tell. So only
+    # more noise than the middle counts: the original, never re-encoded, is often the least noisy.
+    relative = np.abs(relative) * np.array([1.0, 0.0]) + np.maximum(relative, 0.0) * np.array([0.0, 1.0])
     cells = np.maximum(looks[:, 4:] - middle[4:], 0.0) / (_CELL_SCALE * np.maximum(middle[4:], 1.0)) / _CELLS
     return (levels.sum(axis=1) + relative.sum(axis=1) + cells.sum(axis=1)).tolist()
 
