@@ -50,6 +50,7 @@ OWNERS = {
     "rawpy": {"extras"},
     "sqlite3": {"cache"},
     "platformdirs": {"cache"},
+    "threadpoolctl": {"scan"},
     "send2trash": {"act"},
     "click": {"cli", "cli_base", "cli_web", "prompt"},
     "tqdm": {"cli", "cli_base", "cli_web", "prompt"},
