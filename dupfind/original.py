@@ -19,8 +19,8 @@ copy loses information but never gains it. So the original is the member that:
    from every other copy (blur, noise, a watermark, brightness, contrast), so the original
    is the group's medoid (image phylogeny's root, Dias, Rocha and Goldenstein, "Image
    Phylogeny by Minimal Spanning Trees", IEEE TIFS 2012, in its simplest form). The
-   distance: how far a member's brightness, contrast, sharpness and noise are from the
-   group's medians, plus how far its thumbnail is from the others', seen the same way round;
+   distance: how far a member's brightness, contrast, sharpness and noise (only more of it)
+   are from the group's medians, plus how far its thumbnail is from the others', seen the same way round;
 7. then the higher JPEG quality, the larger file. (A JPEG re-saved clearly below the best
    quality of its group counts as derived before 6: a re-encode changes nothing visible.)
 
