@@ -75,7 +75,9 @@ class _ProgressBars:
 
 
 def _emit_json(document: dict[str, Any]) -> None:
-    click.echo(json.dumps(document, indent=2))
+    # One line: json's C encoder does not indent, and the Python one it falls back to took
+    # a fifth of `dedupe --dry-run --json` on 4,295 files (a script parses it; jq shows it).
+    click.echo(json.dumps(document))
 
 
 def _emit_text(text: str) -> None:
