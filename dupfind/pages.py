@@ -253,11 +253,18 @@ function el(tag, attrs, ...children) {
   for (const c of children) node.append(c);
   return node;
 }
-async function post(path, body) {
-  const answer = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
-                                    body: JSON.stringify(body)});
-  if (!answer.ok) throw new Error(await answer.text());
-  return answer.json();
+// Requests reach the server one after another, in the order they were made: a preview or an
+// apply clicked while a decision is still being saved sees that decision.
+let queue = Promise.resolve();
+function post(path, body) {
+  const run = queue.then(async () => {
+    const answer = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
+                                      body: JSON.stringify(body)});
+    if (!answer.ok) throw new Error(await answer.text());
+    return answer.json();
+  });
+  queue = run.catch(() => {});
+  return run;
 }
 function keeperOf(g) {
   const c = choices[g.key];
@@ -309,10 +316,14 @@ async function decide(choice) {
   choice = Object.assign({apart: apartOf(g).filter(i => choice.choice !== "keep" || i !== choice.keeper)}, choice);
   const saved = Object.assign({}, choice, {apart: choice.apart.map(i => g.members[i].path)});
   if (choice.choice === "keep") saved.path = g.members[choice.keeper].path;
-  await post("choice", Object.assign({group: g.key}, choice));
-  choices[g.key] = saved;
-  document.getElementById("apply").disabled = true;
+  // On to the next group at once: a key pressed while this decision is saved is for the
+  // group then on screen, never again for this one.
   if (at < groups.length - 1) at++;
+  document.getElementById("apply").disabled = true;
+  const saving = post("choice", Object.assign({group: g.key}, choice));
+  show();
+  await saving;
+  choices[g.key] = saved;
   show();
 }
 async function setApart(i) {  // one member is, or is not, a duplicate of the kept file
