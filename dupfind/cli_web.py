@@ -33,7 +33,7 @@ from .cli_base import (
 from .errors import ActionError, DupfindError
 from .fingerprint import PARAMS, preview
 from .journal import Journal, journal_path
-from .models import Group, GroupOutcome, PlannedGroup, Similarity
+from .models import GroupOutcome, PlannedGroup, Similarity
 from .offlimits import OffLimits
 from .pages import PICTURE_SIDE, report_html
 from .plan import PlanError, PlanOptions, confirm, plan_group, unconfirmed
@@ -238,7 +238,7 @@ def review_command(
             pairs += [(key, kept, m) for m in left_out]
             if choice["choice"] == "skip":
                 continue
-            rest = Group(group.kind, tuple(m for m in group.members if m not in left_out), group.why)
+            rest = group.only([m for m in group.members if m not in left_out])
             try:
                 selected.append((key, plan_group(rest, rules, options, rest.members.index(kept))))
             except PlanError as exc:

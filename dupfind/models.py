@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -197,6 +198,22 @@ class Group:
     kind: str
     members: tuple[Candidate, ...]
     why: str = ""  # why the first is kept, when decided for the whole group (original.explained)
+    # What marks each member as a copy ("grey, smaller"; "" for none), in members' order,
+    # when the original was judged by the evidence (original.explained); else empty.
+    derived: tuple[str, ...] = ()
+
+    def only(self, members: Sequence[Candidate]) -> Group:
+        """The same group with only these of its members (in their order), words kept."""
+        words = dict(zip(map(id, self.members), self.derived, strict=True)) if self.derived else {}
+        return Group(
+            self.kind, tuple(members), self.why, tuple(words[id(m)] for m in members) if words else ()
+        )
+
+    def derived_of(self, member: Candidate) -> str:
+        for m, words in zip(self.members, self.derived, strict=False):
+            if m is member:
+                return words
+        return ""
 
 
 @dataclass(frozen=True)

@@ -283,7 +283,9 @@ def explained(group: Group, rule: Similarity, found: Sequence[Derivation] | None
         i for i in range(1, len(members)) if members[i].fingerprint.sha256 != members[0].fingerprint.sha256
     ]
     runner_up = min(others or range(1, len(members)), key=lambda i: (found[i].key(), members[i].path))
-    return Group(group.kind, group.members, explain(found[0], found[runner_up], found))
+    largest = max(d.pixels for d in found)
+    derived = tuple(_member_words(d, largest) for d in found)
+    return Group(group.kind, group.members, explain(found[0], found[runner_up], found), derived)
 
 
 # What told the keeper from the runner-up, in the order choose weighs it: the Derivation
@@ -311,6 +313,20 @@ def explain(keeper: Derivation, runner_up: Derivation, everyone: Sequence[Deriva
         if getattr(keeper, field) != getattr(runner_up, field):
             return f"original: {words}{tail}"
     return f"original: all evidence ties{tail}"
+
+
+def _member_words(d: Derivation, largest: int) -> str:
+    """What marks one member as a copy, in the words of _derived_words ("" for none)."""
+    marks = (
+        (d.damaged, "damaged data"),
+        (d.turned, "turned or mirrored"),
+        (d.grey, "grey"),
+        (d.pixels < largest, "smaller"),
+        (d.converted, "converted from JPEG"),
+        (d.retagged, "turned by its EXIF tag"),
+        (d.lower_quality, "re-saved at a lower JPEG quality"),
+    )
+    return ", ".join(words for marked, words in marks if marked)
 
 
 def _derived_words(everyone: Sequence[Derivation]) -> str:

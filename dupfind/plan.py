@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .group import candidates, group_duplicates, near_neighbours
 from .keeper import Rule, before_original, explain, rank_key
@@ -59,8 +59,11 @@ def _member_action(group: Group, keeper: Candidate, member: Candidate, options: 
             return Action(member, "skip", None, "not a near duplicate of this keeper")
         if options.action == "hardlink":
             return Action(member, "skip", d, "--hardlink only replaces exact copies")
-    reason = "exact copy" if exact else f"near duplicate ({describe_match(match)})"  # type: ignore[arg-type]
-    return Action(member, options.action, d, reason)
+    if exact:
+        return Action(member, options.action, d, "exact copy")
+    reason = f"near duplicate ({describe_match(match)})"  # type: ignore[arg-type]
+    derived = group.derived_of(member)
+    return Action(member, options.action, d, f"{reason}; a copy: {derived}" if derived else reason)
 
 
 def unconfirmed(group: PlannedGroup, reason: str) -> PlannedGroup:
@@ -127,7 +130,7 @@ def set_apart(group: Group, apart: Sequence[frozenset[str]]) -> Group | None:
     if not left:
         return None
     kind = "near" if any(m.fingerprint.sha256 != keeper for m in left) else "exact"
-    return Group(kind, (group.members[0], *left), group.why)
+    return replace(group.only((group.members[0], *left)), kind=kind)
 
 
 def _with_derivations(groups: list[Group], rule: Similarity) -> list[tuple[Group, list[Derivation] | None]]:

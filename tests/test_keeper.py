@@ -101,6 +101,23 @@ def test_the_camera_original_is_kept_among_all_its_copies(camera_photo: str) -> 
     assert why.startswith("original:")
 
 
+def test_each_copy_to_go_says_what_marks_it_as_a_copy() -> None:
+    original = _needs(CAMERA_PHOTOS[0])
+    named = {"DSC_0001.jpg": original, **derived_copies(original)}
+    reasons = {}
+    for _, plan in plan_all(_scanned(named), parse_rules(DEFAULT_RULES), PlanOptions(), lambda p: False):
+        if plan.keeper.path == "/lib/DSC_0001.jpg":
+            reasons = {a.candidate.path.removeprefix("/lib/"): a.reason for a in plan.actions}
+    assert reasons["DSC_0001.jpg"].startswith("original:")
+    assert reasons["grey.jpg"].endswith("; a copy: grey")
+    assert reasons["downscaled.jpg"].endswith("; a copy: smaller")
+    assert reasons["export.png"].endswith("; a copy: converted from JPEG")
+    assert reasons["mirrored.jpg"].endswith("; a copy: turned or mirrored")
+    assert reasons["turned.jpg"].endswith("; a copy: turned or mirrored")
+    # A re-save that changed nothing measurable is not called anything it is not.
+    assert "a copy:" not in reasons["resaved-85.jpg"]
+
+
 def test_dedupe_keeps_the_original_end_to_end(tmp_path: Path, run) -> None:
     original = _needs(CAMERA_PHOTOS[0])
     lib = tmp_path / "lib"

@@ -100,6 +100,8 @@ def test_a_review_in_the_browser_applies_through_the_trash_and_undo_puts_back(
     plan = page.evaluate("fetch('plan').then(r => r.json())")
     groups = plan["groups"]
     assert len(groups) == 4 and all(len(g["members"]) == 5 for g in groups)
+    # Every picture has arrived (a picture that never loads times this wait out, failing).
+    page.wait_for_function("[...document.images].filter(i => i.closest('figure')).every(i => i.complete)")
     widths = page.evaluate("[...document.images].filter(i => i.closest('figure')).map(i => i.naturalWidth)")
     assert len(widths) == 5 and min(widths) > 0
     save_screenshot(page, "review.png", tmp_path)
