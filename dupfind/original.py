@@ -241,12 +241,13 @@ def _off_middle(fps: Sequence[Fingerprint]) -> list[float]:
     # a cell: only more detail than the median counts (text, a logo, noise)
     levels = np.abs(looks[:, :2] - middle[:2]) / np.array(_LOOK_SCALE[:2])
     relative = (looks[:, 2:4] - middle[2:4]) / (np.array(_LOOK_SCALE[2:]) * np.maximum(middle[2:4], 1.0))
+    sharpness = np.abs(relative[:, 0])
     # Noise is what copies add (a re-encode's rounding, grain, a messenger's compression); a
     # copy has less only when blurred or shrunk, which sharpness and pixels tell. So only
     # more noise than the middle counts: the original, never re-encoded, is often the least noisy.
-    relative = np.abs(relative) * np.array([1.0, 0.0]) + np.maximum(relative, 0.0) * np.array([0.0, 1.0])
+    noise = np.maximum(relative[:, 1], 0.0)
     cells = np.maximum(looks[:, 4:] - middle[4:], 0.0) / (_CELL_SCALE * np.maximum(middle[4:], 1.0)) / _CELLS
-    return (levels.sum(axis=1) + relative.sum(axis=1) + cells.sum(axis=1)).tolist()
+    return (levels.sum(axis=1) + sharpness + noise + cells.sum(axis=1)).tolist()
 
 
 def choose(
@@ -315,27 +316,30 @@ def explain(keeper: Derivation, runner_up: Derivation, everyone: Sequence[Deriva
     return f"original: all evidence ties{tail}"
 
 
+# What can mark a member as a copy, in the order of _marks; the why line counts the first
+# _COUNTED of them over the group, each copy to go names all of its own.
+_MARK_WORDS = (
+    "damaged",
+    "turned or mirrored",
+    "grey",
+    "smaller",
+    "converted from JPEG",
+    "turned by its EXIF tag",
+    "re-saved at a lower JPEG quality",
+)
+_COUNTED = 5
+
+
+def _marks(d: Derivation, largest: int) -> tuple[bool, ...]:
+    return (d.damaged, d.turned, d.grey, d.pixels < largest, d.converted, d.retagged, d.lower_quality)
+
+
 def _member_words(d: Derivation, largest: int) -> str:
-    """What marks one member as a copy, in the words of _derived_words ("" for none)."""
-    marks = (
-        (d.damaged, "damaged data"),
-        (d.turned, "turned or mirrored"),
-        (d.grey, "grey"),
-        (d.pixels < largest, "smaller"),
-        (d.converted, "converted from JPEG"),
-        (d.retagged, "turned by its EXIF tag"),
-        (d.lower_quality, "re-saved at a lower JPEG quality"),
-    )
-    return ", ".join(words for marked, words in marks if marked)
+    """What marks one member as a copy ("" for none)."""
+    return ", ".join(words for words, marked in zip(_MARK_WORDS, _marks(d, largest), strict=True) if marked)
 
 
 def _derived_words(everyone: Sequence[Derivation]) -> str:
     largest = max(e.pixels for e in everyone)
-    counts = {
-        "damaged": sum(e.damaged for e in everyone),
-        "turned or mirrored": sum(e.turned for e in everyone),
-        "grey": sum(e.grey for e in everyone),
-        "smaller": sum(e.pixels < largest for e in everyone),
-        "converted from JPEG": sum(e.converted for e in everyone),
-    }
-    return ", ".join(f"{name} {n}" for name, n in counts.items() if n)
+    counts = [sum(column) for column in zip(*(_marks(e, largest) for e in everyone), strict=True)]
+    return ", ".join(f"{name} {n}" for name, n in zip(_MARK_WORDS[:_COUNTED], counts, strict=False) if n)
