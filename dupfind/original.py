@@ -316,8 +316,8 @@ def explain(keeper: Derivation, runner_up: Derivation, everyone: Sequence[Deriva
     return f"original: all evidence ties{tail}"
 
 
-# What can mark a member as a copy, in the order of _marks; the why line counts the first
-# _COUNTED of them over the group, each copy to go names all of its own.
+# What can mark a member as a copy, in the order of _marks: the why line counts each over the
+# group, each copy to go names its own.
 _MARK_WORDS = (
     "damaged",
     "turned or mirrored",
@@ -327,7 +327,6 @@ _MARK_WORDS = (
     "turned by its EXIF tag",
     "re-saved at a lower JPEG quality",
 )
-_COUNTED = 5
 
 
 def _marks(d: Derivation, largest: int) -> tuple[bool, ...]:
@@ -342,4 +341,4 @@ def _member_words(d: Derivation, largest: int) -> str:
 def _derived_words(everyone: Sequence[Derivation]) -> str:
     largest = max(e.pixels for e in everyone)
     counts = [sum(column) for column in zip(*(_marks(e, largest) for e in everyone), strict=True)]
-    return ", ".join(f"{name} {n}" for name, n in zip(_MARK_WORDS[:_COUNTED], counts, strict=False) if n)
+    return ", ".join(f"{name} {n}" for name, n in zip(_MARK_WORDS, counts, strict=True) if n)
