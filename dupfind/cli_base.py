@@ -201,8 +201,9 @@ keep_option = click.option(
     show_default=True,
     metavar="RULE,...",
     help="Keeper rules, in order: original (the copy the others were made from, by evidence: "
-    "README, Keeper rules), resolution, lossless, largest, smallest, exif, oldest, newest, "
-    "shortest-path, path:GLOB.",
+    "README, Keeper rules), filed (in a folder named for the year taken), sorted (not in a "
+    "backup, download, desktop or to-sort folder), resolution, lossless, largest, smallest, exif, "
+    "oldest, newest, shortest-path, path:GLOB.",
 )
 move_to_option = click.option(
     "--move-to",

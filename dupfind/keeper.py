@@ -9,6 +9,8 @@ is kept before one that did not.
 from __future__ import annotations
 
 import fnmatch
+import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,53 @@ def _size(c: Candidate) -> str:
     return f"{fp.width}x{fp.height}" if fp.width else "unknown size"
 
 
+# Modification times compare to the second: file systems keep them at different resolutions
+# (FAT to 2 s, ext4 to the nanosecond), and two copies written within one second are not
+# older or newer than each other in any sense a user could know.
+def _mtime_s(c: Candidate) -> int:
+    return c.file.mtime_ns // 1_000_000_000
+
+
+# A date in a camera's or phone's file name (IMG_20111224_182517, PXL_20240715_..., 2011-10-23
+# ...): the day the photo was taken when the file carries no EXIF date.
+_DATE_IN_NAME = re.compile(r"(?<!\d)((?:19[7-9]|20[0-4])\d)[-_.]?(?:0[1-9]|1[0-2])[-_.]?(?:0[1-9]|[12]\d|3[01])(?!\d)")
+
+
+def year_taken(c: Candidate) -> str | None:
+    """The year the photo was taken: its EXIF DateTimeOriginal, else a date in its name."""
+    taken = c.fingerprint.taken
+    if taken and taken[:4].isdigit():
+        return taken[:4]
+    found = _DATE_IN_NAME.search(os.path.basename(c.path))
+    return found.group(1) if found else None
+
+
+def _filed(c: Candidate) -> bool:
+    """Does a folder on the path name the year the photo was taken (Pictures/2011/...)? Among
+    copies of the same bytes, that one has been put away; the others sit in a backup, a
+    download or a folder still to be sorted. (Only the folders a copy does not share with
+    the others tell: a year above the library's root names every copy alike.)"""
+    year = year_taken(c)
+    return year is not None and re.search(rf"(?<!\d){year}(?!\d)", os.path.dirname(c.path)) is not None
+
+
+# Folders that hold files in passing, in the languages of our users' libraries: a backup, a
+# download, the desktop, a folder still to sort.
+_IN_PASSING = re.compile(
+    r"\b(backups?|sicherung(en)?|sauvegardes?|downloads?|desktop|schreibtisch|bureau|inbox|te?mp|"
+    r"unsorted|unsortiert|to[ _-]?sort|zu sortieren|[aà] trier|copy|kopie|copie)\b",
+    re.IGNORECASE,
+)
+
+
+def passing_folder(c: Candidate) -> str | None:
+    """The folder on the path that holds files in passing (Backups, Downloads, ...), or None."""
+    for folder in os.path.dirname(c.path).split(os.sep):
+        if _IN_PASSING.search(folder):
+            return folder
+    return None
+
+
 def _glob_rule(pattern: str) -> Rule:
     def matches(c: Candidate) -> bool:
         return fnmatch.fnmatch(c.path, pattern) or fnmatch.fnmatch(c.path, pattern.rstrip("/") + "/*")
@@ -63,8 +112,18 @@ RULES: dict[str, Rule] = {
             lambda c: c.fingerprint.taken is None,
             lambda k, o: f"has EXIF DateTimeOriginal ({k.fingerprint.taken})",
         ),
-        Rule("oldest", lambda c: c.file.mtime_ns, lambda k, o: "oldest modification time"),
-        Rule("newest", lambda c: -c.file.mtime_ns, lambda k, o: "newest modification time"),
+        Rule("oldest", _mtime_s, lambda k, o: "oldest modification time"),
+        Rule("newest", lambda c: -_mtime_s(c), lambda k, o: "newest modification time"),
+        Rule(
+            "filed",
+            lambda c: not _filed(c),
+            lambda k, o: f"in a folder named for the year it was taken ({year_taken(k)})",
+        ),
+        Rule(
+            "sorted",
+            lambda c: passing_folder(c) is not None,
+            lambda k, o: f"the other is in a folder of files in passing ({passing_folder(o)})",
+        ),
         Rule("shortest-path", lambda c: len(c.path), lambda k, o: "shortest path"),
         # Decided for a whole near group by original.choose (evidence of derivation); this
         # key is what a file says of itself, used before its group is known.
@@ -72,7 +131,7 @@ RULES: dict[str, Rule] = {
     )
 }
 ORIGINAL = "original"
-DEFAULT_RULES = "original,oldest,shortest-path"
+DEFAULT_RULES = "original,filed,sorted,oldest,shortest-path"
 
 _PROTECTED = Rule("protected", lambda c: not c.protected, lambda k, o: "in a protected folder")
 _DECODED = Rule("decoded", lambda c: not c.fingerprint.decoded, lambda k, o: "the others did not decode")

@@ -41,11 +41,26 @@ def plan_group(
     if group.kind == "near" and not keeper.fingerprint.decoded:
         raise PlanError("a file that did not decode cannot be the keeper of a near group")
     others = [m for i, m in enumerate(group.members) if i != keeper_index]
-    why = "chosen at the prompt" if keeper_index != 0 else group.why or explain(keeper, others, rules)
+    if keeper_index != 0:
+        why = "chosen at the prompt"
+    elif group.why:
+        why = group.why + _among_byte_copies(keeper, others, rules)
+    else:
+        why = explain(keeper, others, rules)
     actions = [Action(keeper, "keep", 0, why)]
     for member in others:
         actions.append(_member_action(group, keeper, member, options))
     return PlannedGroup(group.kind, keeper, why, tuple(actions), options.rule)
+
+
+def _among_byte_copies(keeper: Candidate, others: Sequence[Candidate], rules: Sequence[Rule]) -> str:
+    """The evidence chose the picture; when the keeper's bytes are in the group more than
+    once, the words for which of those files stays."""
+    same = [m for m in others if m.fingerprint.sha256 == keeper.fingerprint.sha256]
+    if not same:
+        return ""
+    copies = "a byte copy" if len(same) == 1 else f"{len(same)} byte copies"
+    return f"; this file over {copies}: {explain(keeper, same, rules)}"
 
 
 def _member_action(group: Group, keeper: Candidate, member: Candidate, options: PlanOptions) -> Action:
@@ -105,11 +120,14 @@ def plan_all(
         ranked = lambda c: ranks[id(c)]  # noqa: E731
         before = lambda c: firsts[id(c)]  # noqa: E731
         provisional = group_duplicates(members, options.rule, ranked, near)
+        # By bytes: the evidence cannot tell byte copies apart, so among them the rules after
+        # ``original`` decide (filed under its year, oldest, shortest path), not the path's
+        # spelling.
         originals = {
-            choose(g, options.rule, before, found).file.identity
+            choose(g, options.rule, before, found).fingerprint.sha256
             for g, found in _with_derivations(provisional, options.rule)
         }
-        seeded = lambda c: (firsts[id(c)], c.file.identity not in originals, ranks[id(c)])  # noqa: E731
+        seeded = lambda c: (firsts[id(c)], c.fingerprint.sha256 not in originals, ranks[id(c)])  # noqa: E731
         regrouped = group_duplicates(members, options.rule, seeded, near)
         groups = [
             explained(g, options.rule, found) for g, found in _with_derivations(regrouped, options.rule)

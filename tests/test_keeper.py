@@ -225,3 +225,57 @@ def test_a_copy_that_lost_the_date_is_not_kept_over_the_dated_original() -> None
     keeper, why = _keeper_of(named, "DCIM/IMG_0007.jpg")
     assert keeper == "DCIM/IMG_0007.jpg", why
     assert "camera metadata" in why
+
+
+def _keeper_among(paths: dict[str, tuple[bytes, int]]) -> tuple[str, str]:
+    """The keeper of the one group of these files (path -> bytes, mtime in ns), and why."""
+    scanned = []
+    for i, (path, (data, mtime_ns)) in enumerate(sorted(paths.items())):
+        file = ImageFile(f"/lib/{path}", 1, 1000 + i, len(data), mtime_ns, mtime_ns)
+        scanned.append(ScannedFile(file, fingerprint_bytes(data, hashlib.sha256(data).hexdigest(), path), False))
+    [(_, plan)] = plan_all(scanned, parse_rules(DEFAULT_RULES), PlanOptions(), lambda p: False)
+    return plan.keeper.path.removeprefix("/lib/"), plan.why
+
+
+def test_of_byte_copies_the_one_put_away_is_kept_not_the_backup_or_the_desktop() -> None:
+    original = _needs(CAMERA_PHOTOS[0])
+    copies = derived_copies(original)
+    t = 1_700_000_000 * 10**9
+    # The library's copy was written last and has the longest path, and its folders sort
+    # after the others': only where it sits says it is the one that was put away. The photo
+    # was taken in 2008 (EXIF DateTimeOriginal); the date in its name does not count over it.
+    named = {
+        "Backups/USB-Stick 2018/Bilder/IMG_20111224_182517.jpg": (original, t),
+        "Desktop/zu sortieren/IMG_20111224_182517.jpg": (original, t + 10**6),
+        "Pictures/2011/IMG_20111224_182517.jpg": (original, t + 10**6),
+        "Pictures/2008/Road trip USA/IMG_20111224_182517.jpg": (original, t + 2 * 10**6),
+        "Edited/IMG_20111224_182517.png": (copies["export.png"], t),
+        "Facebook/1533_n.jpg": (copies["resaved-70.jpg"], t),
+    }
+    keeper, why = _keeper_among(named)
+    assert keeper == "Pictures/2008/Road trip USA/IMG_20111224_182517.jpg", why
+    assert why.startswith("original:")
+    assert why.endswith("this file over 3 byte copies: in a folder named for the year it was taken (2008)")
+
+    # No folder names the year: the copy outside the backup and the desktop stays.
+    undated = {
+        "Desktop/IMG_2587.JPG": (original, t),
+        "Pictures/Camera Roll/IMG_2587.JPG": (original, t),
+        "Backups/Camera Roll/IMG_2587.JPG": (original, t),
+        "Facebook/1533_n.jpg": (copies["resaved-70.jpg"], t),
+    }
+    keeper, why = _keeper_among(undated)
+    assert keeper == "Pictures/Camera Roll/IMG_2587.JPG", why
+    assert why.endswith("the other is in a folder of files in passing (Desktop)")
+
+
+def test_of_byte_copies_the_older_by_a_second_is_kept_and_a_millisecond_is_no_evidence() -> None:
+    data = _jpeg(Image.new("RGB", (64, 48), (200, 40, 40)), 90)
+    t = 1_700_000_000 * 10**9
+    # Written 2 ms apart by one copy command: not older in any sense a user knows.
+    keeper, why = _keeper_among({"b/x.jpg": (data, t + 2 * 10**6), "aa/x.jpg": (data, t)})
+    assert keeper == "b/x.jpg", why
+    assert why == "shortest path"
+    keeper, why = _keeper_among({"b/x.jpg": (data, t + 3 * 10**9), "aa/x.jpg": (data, t)})
+    assert keeper == "aa/x.jpg", why
+    assert why == "oldest modification time"
