@@ -39,7 +39,8 @@ from .walk import RAW_EXTENSIONS, extension, image_file
 # 7: JPEGs decoded with warnings of corrupt data are marked damaged (Provenance.damaged).
 # 9: HEIC/HEIF through its embedded thumbnail when that is large enough.
 # 10: the hashes start from the picture box-reduced to about HASH_INPUT_SIDE (_hash_input).
-ALGORITHM_VERSION = 10
+# 12: Provenance.detail is an 8x8 grid over the picture at 256 px (was 4x4 at 128).
+ALGORITHM_VERSION = 12
 # Smallest side a reduced decode keeps. JPEG draft picks the largest DCT scale (1/2, 1/4,
 # 1/8) that stays at or above it; other formats are box-reduced to it. 256 px is 8x the
 # 32 px pHash input, which keeps the hashes within a bit of a full decode (see the
@@ -404,7 +405,8 @@ def _decode(data: bytes, orientation: int | None = None) -> _Picture:
         reduced = _reduce(decoded)
         picture = _upright(to_gray(reduced), size, orientation, fmt, frames, taken)
         picture = replace(picture, box_reduced=reduced is not decoded)
-        square = picture.gray.resize((APPEARANCE_SIDE, APPEARANCE_SIDE), Image.Resampling.BOX)
+        fine = picture.gray.resize((provenance.DETAIL_SIDE, provenance.DETAIL_SIDE), Image.Resampling.BOX)
+        square = fine.reduce(provenance.DETAIL_SIDE // APPEARANCE_SIDE)
         facts = provenance.describe(
             grey=grey_file,
             luma_table=luma_table,
@@ -416,6 +418,7 @@ def _decode(data: bytes, orientation: int | None = None) -> _Picture:
             orientation=orientation if isinstance(orientation, int) else 1,
             gray=None if full is None else (full.tobytes(), full.width, full.height),
             square=(square.tobytes(), APPEARANCE_SIDE),
+            fine=(fine.tobytes(), provenance.DETAIL_SIDE),
             damaged=damaged,
             dated=_DATETIME in exif
             or bool(set(exif.get_ifd(_EXIF_IFD)) & {_DATETIME_ORIGINAL, _DATETIME_DIGITIZED}),

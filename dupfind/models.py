@@ -40,7 +40,7 @@ class Provenance:
     blockiness: float | None  # a lossless file's JPEG 8x8 grid (provenance.blockiness)
     sharpness: float | None = None  # provenance.appearance, at APPEARANCE_SIDE
     noise: float | None = None
-    detail: tuple[float, ...] | None = None  # sharpness per cell of a 4x4 grid, upright
+    detail: tuple[float, ...] | None = None  # sharpness per cell of an 8x8 grid, upright (provenance.detail)
     # The decoder warned of corrupt data (a bad Huffman code, a premature end of a segment)
     # and filled in what it could not read: a damaged copy (fingerprint._decode_jpeg).
     damaged: bool = False

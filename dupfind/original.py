@@ -227,7 +227,7 @@ def _looks(fp: Fingerprint) -> list[float]:
 # What a change of one unit of each look weighs: grey levels of brightness and contrast;
 # sharpness, noise and each cell's sharpness relative to the group's median.
 _LOOK_SCALE = (8.0, 4.0, 0.1, 0.1)
-_CELL_SCALE = 0.05
+_CELL_SCALE = 0.4  # the most raised cell: 40% above the group's median is one unit
 _CELLS = DETAIL_GRID * DETAIL_GRID
 
 
@@ -246,8 +246,11 @@ def _off_middle(fps: Sequence[Fingerprint]) -> list[float]:
     # copy has less only when blurred or shrunk, which sharpness and pixels tell. So only
     # more noise than the middle counts: the original, never re-encoded, is often the least noisy.
     noise = np.maximum(relative[:, 1], 0.0)
-    cells = np.maximum(looks[:, 4:] - middle[4:], 0.0) / (_CELL_SCALE * np.maximum(middle[4:], 1.0)) / _CELLS
-    return (levels.sum(axis=1) + sharpness + noise + cells.sum(axis=1)).tolist()
+    # The one cell most raised above the group's middle: a watermark, a logo or a caption
+    # raises a few cells of a fine grid a lot (DETAIL_SIDE, DETAIL_GRID); a sum over all
+    # cells drowned them in every copy's small differences everywhere.
+    cells = np.maximum(looks[:, 4:] - middle[4:], 0.0) / (_CELL_SCALE * np.maximum(middle[4:], 1.0))
+    return (levels.sum(axis=1) + sharpness + noise + cells.max(axis=1)).tolist()
 
 
 def choose(

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from dupfind import DEFAULT_RULES, PlanOptions, parse_rules, plan_all
 from dupfind.fingerprint import fingerprint_bytes
@@ -279,3 +279,45 @@ def test_of_byte_copies_the_older_by_a_second_is_kept_and_a_millisecond_is_no_ev
     keeper, why = _keeper_among({"b/x.jpg": (data, t + 3 * 10**9), "aa/x.jpg": (data, t)})
     assert keeper == "aa/x.jpg", why
     assert why == "oldest modification time"
+
+
+
+def _captioned(im: Image.Image, text: str, corner: str) -> Image.Image:
+    """A caption as blogs and shops stamp it: small, half-transparent white on a shadow."""
+    w, h = im.size
+    font = ImageFont.load_default(size=12)
+    layer = Image.new("RGBA", im.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    tw, th = draw.textbbox((0, 0), text, font=font)[2:]
+    x = 10 if corner == "bl" else w - tw - 10
+    y = 10 if corner == "tr" else h - th - 10
+    draw.text((x + 1, y + 1), text, font=font, fill=(0, 0, 0, 90))
+    draw.text((x, y), text, font=font, fill=(255, 255, 255, 180))
+    return Image.alpha_composite(im.convert("RGBA"), layer).convert("RGB")
+
+
+@pytest.mark.parametrize("corner", ["br", "bl", "tr"])
+@pytest.mark.parametrize(
+    "photo",
+    [
+        "github/exif-samples/exif-org/nikon-e950.jpg",
+        "github/exif-samples/exif-org/olympus-c960.jpg",
+        "github/exif-samples/exif-org/sanyo-vpcsx550.jpg",
+    ],
+)
+def test_a_small_caption_in_a_corner_marks_the_copy_even_saved_at_a_higher_quality(photo: str, corner: str) -> None:
+    """A 320 px photo and its copies, one with a 12 px caption in a corner saved at a higher
+    JPEG quality than the original: only the few cells of the caption tell it (the 4x4 grid
+    at 128 px kept the captioned copy in 6 of these 9)."""
+    with Image.open(io.BytesIO(_needs(photo))) as opened:
+        im = ImageOps.exif_transpose(opened).convert("RGB")
+    im.thumbnail((320, 320), Image.Resampling.LANCZOS)
+    named = {
+        "PXL_20240715.jpg": _jpeg(im, 88),
+        "listing_1.jpg": _jpeg(_captioned(im, "@wanderlust.pics", corner), 95),
+        "resaved.jpg": _jpeg(im, 75),
+        "export.png": _saved(im, "PNG"),
+        "grey.jpg": _jpeg(im.convert("L"), 88),
+    }
+    keeper, why = _keeper_of(named, "PXL_20240715.jpg")
+    assert keeper == "PXL_20240715.jpg", why
