@@ -11,7 +11,7 @@ import numpy as np
 
 from .models import Candidate, ExactGroup, Group, ImageFile, ScannedFile, Similarity
 from .similarity import Pictures, comparable
-from .vptree import pairs_across, pairs_within
+from .vptree import distinct, distinct_inverse, pairs_across_bands, pairs_within_bands
 
 
 def group_exact(files: Iterable[ScannedFile]) -> tuple[ExactGroup, ...]:
@@ -136,21 +136,30 @@ class Neighbourhood:
         n = len(self.shas)
         eligible = np.fromiter((rule.near and near_eligible(units[sha][0]) for sha in self.shas), bool, n)
         ids = np.flatnonzero(eligible)
-        values, value_of = np.unique(self.pictures.phash[ids], return_inverse=True)
+        values, value_of = distinct_inverse(self.pictures.phash[ids])
         self.value = np.full(n, -1, dtype=np.int64)
         self.value[ids] = value_of
         self._value_units = _csr(value_of, ids, len(values))
-        found = pairs_within(values, rule.phash) if len(values) > 1 else np.empty((0, 2), dtype=np.int64)
+        band, turned_band = self.pictures.shape_bands(ids)
+        # Searched by value and shape band: a pair of values is a candidate when two of
+        # their pictures are of shapes close enough to be copies.
+        entry_value, entry_band = _distinct(value_of, band)
+        found = _value_pairs(entry_value, pairs_within_bands(values[entry_value], entry_band, rule.phash))
         both = np.concatenate([found, found[:, ::-1]])
         self._close_values = _csr(both[:, 0], both[:, 1], len(values))
         self._turned: tuple[_Csr, _Csr, _Csr] | None = None
         self.turned_of = np.full((n, self.pictures.phash_turned.shape[1]), -1, dtype=np.int64)
         if rule.turned > 0 and len(values):
-            turned_ids = ids[self.pictures.has_turned[ids]]
+            has = self.pictures.has_turned[ids]
+            turned_ids = ids[has]
             flat = self.pictures.phash_turned[turned_ids].reshape(-1)
-            turned_values, turned_of = np.unique(flat, return_inverse=True)
+            turned_values, turned_of = distinct_inverse(flat)
             owner = np.repeat(turned_ids, self.pictures.phash_turned.shape[1])
-            across = pairs_across(values, turned_values, rule.turned)
+            turned_entry, turned_entry_band = _distinct(turned_of, turned_band[has].reshape(-1))
+            across = pairs_across_bands(
+                values[entry_value], entry_band, turned_values[turned_entry], turned_entry_band, rule.turned
+            )
+            across = _unique_pairs(np.stack([entry_value[across[:, 0]], turned_entry[across[:, 1]]], axis=1))
             self.turned_of[turned_ids] = turned_of.reshape(self.turned_of[turned_ids].shape)
             self._turned = (
                 _csr(turned_of, owner, len(turned_values)),  # turned value -> pictures turned so
@@ -162,7 +171,7 @@ class Neighbourhood:
         few = np.flatnonzero((counts > 0) & ~self.crowded)
         owners, others = self._candidates(few)
         # Each pair once, whichever side found it (a pair of two crowded pictures is not here).
-        pairs = np.unique(np.minimum(owners, others) * n + np.maximum(owners, others))
+        pairs = distinct(np.minimum(owners, others) * n + np.maximum(owners, others))
         left, right = pairs // max(n, 1), pairs % max(n, 1)
         near = self.pictures.near_pairs(left, right, rule)
         left, right = left[near], right[near]
@@ -218,11 +227,38 @@ class Neighbourhood:
             found = _row(self._near, k)
             return found[~taken[found]]
         _, found = self._candidates(np.array([k]))
-        found = np.unique(found[~taken[found]])
+        found = distinct(found[~taken[found]])
         return found[self.pictures.near_pairs(np.full(len(found), k), found, self.rule)]
 
 
 _Csr = tuple[np.ndarray, np.ndarray]
+
+
+def _distinct(value_of: np.ndarray, band: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (value, band) entries among these: (their values, their bands)."""
+    if not len(value_of):
+        return value_of.astype(np.int64), band.astype(np.int64)
+    low = int(band.min())
+    width = int(band.max()) - low + 1
+    keys = distinct(value_of.astype(np.int64) * width + (band - low))
+    return keys // width, keys % width + low
+
+
+def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
+    """Distinct rows of an (k, 2) array of non-negative ints, sorted."""
+    if not len(pairs):
+        return np.empty((0, 2), dtype=np.int64)
+    span = int(pairs.max()) + 1
+    keys = distinct(pairs[:, 0].astype(np.int64) * span + pairs[:, 1])
+    return np.stack([keys // span, keys % span], axis=1)
+
+
+def _value_pairs(entry_value: np.ndarray, entry_pairs: np.ndarray) -> np.ndarray:
+    """Pairs of entries as distinct pairs (i, j), i < j, of their values."""
+    left, right = entry_value[entry_pairs[:, 0]], entry_value[entry_pairs[:, 1]]
+    keep = left != right
+    left, right = left[keep], right[keep]
+    return _unique_pairs(np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1))
 
 
 def _csr(rows: np.ndarray, cols: np.ndarray, size: int) -> _Csr:

@@ -9,6 +9,7 @@ is kept before one that did not.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -57,8 +58,18 @@ def year_taken(c: Candidate) -> str | None:
     taken = c.fingerprint.taken
     if taken and taken[:4].isdigit():
         return taken[:4]
-    found = _DATE_IN_NAME.search(os.path.basename(c.path))
+    found = _DATE_IN_NAME.search(c.path.rpartition(os.sep)[2])
     return found.group(1) if found else None
+
+
+_YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
+
+
+# Per folder, not per file: a library has a few files per folder or thousands, and the rules
+# rank every file of a scan.
+@functools.lru_cache(maxsize=1 << 16)
+def _years_named(folder: str) -> frozenset[str]:
+    return frozenset(_YEAR.findall(folder))
 
 
 def _filed(c: Candidate) -> bool:
@@ -66,8 +77,8 @@ def _filed(c: Candidate) -> bool:
     copies of the same bytes, that one has been put away; the others sit in a backup, a
     download or a folder still to be sorted. (Only the folders a copy does not share with
     the others tell: a year above the library's root names every copy alike.)"""
-    year = year_taken(c)
-    return year is not None and re.search(rf"(?<!\d){year}(?!\d)", os.path.dirname(c.path)) is not None
+    years = _years_named(c.path.rpartition(os.sep)[0])
+    return bool(years) and year_taken(c) in years
 
 
 # Folders that hold files in passing, in the languages of our users' libraries: a backup, a
@@ -79,12 +90,17 @@ _IN_PASSING = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _passing_in(folder: str) -> str | None:
+    for name in folder.split(os.sep):
+        if _IN_PASSING.search(name):
+            return name
+    return None
+
+
 def passing_folder(c: Candidate) -> str | None:
     """The folder on the path that holds files in passing (Backups, Downloads, ...), or None."""
-    for folder in os.path.dirname(c.path).split(os.sep):
-        if _IN_PASSING.search(folder):
-            return folder
-    return None
+    return _passing_in(c.path.rpartition(os.sep)[0])
 
 
 def _glob_rule(pattern: str) -> Rule:

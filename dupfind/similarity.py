@@ -93,6 +93,9 @@ MAX_CROP_GAIN = 0.30
 # the dev corpus). Two pictures 10% or more apart in width over height are not copies.
 MAX_ASPECT_CHANGE = 1.10
 THUMB_CELLS = 256  # fingerprint.THUMB_SIDE squared
+# Shapes within MAX_ASPECT_CHANGE of each other are in the same band of log(width / height)
+# or in neighbouring ones (a hair wider than the change, for rounding).
+_SHAPE_BAND = math.log(MAX_ASPECT_CHANGE) * (1 + 1e-9)
 
 
 def comparable(fp: Fingerprint) -> str | None:
@@ -338,6 +341,19 @@ class Pictures:
             self.dhash_turned[k] = fps[k].dhash_turned
         self.width = np.fromiter((fp.width or 0 for fp in fps), dtype=np.float64, count=n)
         self.height = np.fromiter((fp.height or 0 for fp in fps), dtype=np.float64, count=n)
+
+    def shape_bands(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(upright, turned) shape band of each picture of ``ids``, for each of its views
+        (turned: one column per turn of ``phash_turned``, its width and height swapped where
+        the turn swaps them). Two pictures ``_confirmed`` can call copies are at most
+        MAX_ASPECT_CHANGE apart in shape, so their bands differ by one at most: the search
+        for candidates looks nowhere else."""
+        with np.errstate(divide="ignore"):
+            log_aspect = np.log(self.width[ids] / np.maximum(self.height[ids], 1.0))
+        upright = np.floor(log_aspect / _SHAPE_BAND).astype(np.int64)
+        swapped = np.floor(-log_aspect / _SHAPE_BAND).astype(np.int64)
+        swaps = np.array([t in _SWAPS_AXES for t in range(1, len(_THUMB_TURNS))])
+        return upright, np.where(swaps[None, :], swapped[:, None], upright[:, None])
 
     def near_pairs(self, left: np.ndarray, right: np.ndarray, rule: Similarity) -> np.ndarray:
         """Whether ``matches`` finds each pair (``left[k]``, ``right[k]``) of pictures, all

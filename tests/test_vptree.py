@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,9 +13,11 @@ from dupfind.vptree import (
     block_radii,
     block_widths,
     pairs_across,
+    pairs_across_bands,
     pairs_brute,
     pairs_multi_index,
     pairs_within,
+    pairs_within_bands,
     vp_self_join,
 )
 
@@ -205,3 +208,48 @@ def test_threaded_cross_join_finds_the_same_pairs() -> None:
     serial = pairs_across(queries, values, 6, workers=1)
     assert len(serial) >= 19_000
     assert (pairs_across(queries, values, 6, workers=2) == serial).all()
+
+
+BANDS = st.lists(st.integers(-3, 3), min_size=1, max_size=400)
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=clustered(), r=RADIUS, bands=BANDS, small=st.booleans())
+def test_banded_self_join_equals_brute_force_over_neighbouring_bands(
+    values: list[int], r: int, bands: list[int], small: bool
+) -> None:
+    # The same value may sit in several bands (two pictures of one hash, different shapes).
+    entries = values + values[::5]
+    band = [bands[i % len(bands)] + (i >= len(values)) for i in range(len(entries))]
+    expected = [
+        (i, j)
+        for i in range(len(entries))
+        for j in range(i + 1, len(entries))
+        if abs(band[i] - band[j]) <= 1 and (entries[i] ^ entries[j]).bit_count() <= r
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        if small:  # many small steps: chunked probes and candidates
+            patch.setattr(vptree, "PROBE_CELLS", 50)
+            patch.setattr(vptree, "VERIFY_CELLS", 7)
+        found = pairs_within_bands(np.array(entries, dtype=np.uint64), np.array(band), r)
+    assert [tuple(p) for p in found.tolist()] == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(queries=clustered(max_size=120), values=clustered(max_size=200), r=RADIUS, bands=BANDS)
+def test_banded_cross_join_equals_brute_force_over_neighbouring_bands(
+    queries: list[int], values: list[int], r: int, bands: list[int]
+) -> None:
+    values = sorted(set(values) | {q ^ (1 << (q % 64)) ^ (1 << (q % 7)) for q in queries[::3]})
+    q_band = [bands[i % len(bands)] for i in range(len(queries))]
+    v_band = [bands[(7 * i + 1) % len(bands)] for i in range(len(values))]
+    expected = [
+        (i, j)
+        for i in range(len(queries))
+        for j in range(len(values))
+        if abs(q_band[i] - v_band[j]) <= 1 and (queries[i] ^ values[j]).bit_count() <= r
+    ]
+    found = pairs_across_bands(
+        np.array(queries, dtype=np.uint64), np.array(q_band), np.array(values, dtype=np.uint64), np.array(v_band), r
+    )
+    assert [tuple(p) for p in found.tolist()] == expected
