@@ -183,7 +183,7 @@ def _derived(
 ) -> list[Derivation]:
     fps = [m.fingerprint for m in members]
     n = len(fps)
-    off_middle = _off_middle(fps)
+    off_middle = _off_middle(fps) if n > 2 else [0.0] * n  # two have no middle (distance below)
     # Grey is derived where most of the group has colour (a grey original's copies may gain
     # colour, say a watermark's coloured text).
     colour = sum(fp.provenance is not None and fp.provenance.channels == 3 for fp in fps) * 2 > n

@@ -123,14 +123,15 @@ def plan_all(
         # By bytes: the evidence cannot tell byte copies apart, so among them the rules after
         # ``original`` decide (filed under its year, oldest, shortest path), not the path's
         # spelling.
+        known: _Known = {}
         originals = {
             choose(g, options.rule, before, found).fingerprint.sha256
-            for g, found in _with_derivations(provisional, options.rule)
+            for g, found in _with_derivations(provisional, options.rule, known)
         }
         seeded = lambda c: (firsts[id(c)], c.fingerprint.sha256 not in originals, ranks[id(c)])  # noqa: E731
         regrouped = group_duplicates(members, options.rule, seeded, near)
         groups = [
-            explained(g, options.rule, found) for g, found in _with_derivations(regrouped, options.rule)
+            explained(g, options.rule, found) for g, found in _with_derivations(regrouped, options.rule, known)
         ]
     shown = [g for g in (set_apart(g, apart) for g in groups) if g is not None]
     return [(g, plan_group(g, rules, options)) for g in shown]
@@ -151,12 +152,28 @@ def set_apart(group: Group, apart: Sequence[frozenset[str]]) -> Group | None:
     return replace(group.only((group.members[0], *left)), kind=kind)
 
 
-def _with_derivations(groups: list[Group], rule: Similarity) -> list[tuple[Group, list[Derivation] | None]]:
+_Known = dict[frozenset[tuple[int, int]], dict[tuple[int, int], Derivation]]
+
+
+def _with_derivations(
+    groups: list[Group], rule: Similarity, known: _Known | None = None
+) -> list[tuple[Group, list[Derivation] | None]]:
     """Each group with the derivations of its members when its original is judged by them,
-    all such groups compared at once."""
+    all such groups compared at once. ``known``: derivations of groups already judged, by
+    their members (a member's derivation depends on who else is in its group, not on the
+    order): regrouping around the originals leaves most groups as they were."""
+    known = {} if known is None else known
     chosen = [g for g in groups if judged(g)]
-    found = dict(zip(map(id, chosen), derivations_of([g.members for g in chosen], rule), strict=True))
-    return [(g, found.get(id(g))) for g in groups]
+    new = [g for g in chosen if _members(g) not in known]
+    for g, found in zip(new, derivations_of([g.members for g in new], rule), strict=True):
+        known[_members(g)] = {m.file.identity: d for m, d in zip(g.members, found, strict=True)}
+    return [
+        (g, [known[_members(g)][m.file.identity] for m in g.members] if judged(g) else None) for g in groups
+    ]
+
+
+def _members(group: Group) -> frozenset[tuple[int, int]]:
+    return frozenset(m.file.identity for m in group.members)
 
 
 def confirm(plan: PlannedGroup, *, yes: bool, yes_near: bool, dry_run: bool) -> PlannedGroup:

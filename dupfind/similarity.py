@@ -329,6 +329,7 @@ class Pictures:
 
     def __init__(self, fps: Sequence[Fingerprint]) -> None:
         self.fps = fps
+        self._thumb_rows: tuple[np.ndarray, np.ndarray] | None = None
         n = len(fps)
         self.phash = np.fromiter((fp.phash or 0 for fp in fps), dtype=np.uint64, count=n)
         self.dhash = np.fromiter((fp.dhash or 0 for fp in fps), dtype=np.uint64, count=n)
@@ -420,16 +421,26 @@ class Pictures:
             out[rows] = np.abs(turned - ub[rows]).mean(axis=1) * side
         return out
 
+    def _thumb_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every picture's thumbnail grey levels as one uint8 row each (zeros where it has
+        none), and which have one: gathered once, when the first pair is judged, instead of
+        from the fingerprints for every batch of pairs (256 bytes a picture)."""
+        if self._thumb_rows is None:
+            has = np.fromiter(
+                (fp.thumb is not None and len(fp.thumb) == THUMB_CELLS for fp in self.fps), bool, len(self.fps)
+            )
+            rows = np.zeros((len(self.fps), THUMB_CELLS), dtype=np.uint8)
+            if has.any():
+                chosen = (fp.thumb for fp, ok in zip(self.fps, has.tolist(), strict=True) if ok)
+                rows[has] = np.frombuffer(b"".join(chosen), dtype=np.uint8).reshape(-1, THUMB_CELLS)  # type: ignore[arg-type]
+            self._thumb_rows = (rows, has)
+        return self._thumb_rows
+
     def _thumbs(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(unit thumbnails as rows, their spreads, usable): as _thumb_stats, in arrays."""
-        fps = [self.fps[k] for k in ids.tolist()]
-        usable = np.fromiter(
-            (fp.thumb is not None and len(fp.thumb) == THUMB_CELLS for fp in fps), bool, len(fps)
-        )
-        grey = np.zeros((len(fps), THUMB_CELLS), dtype=np.float32)
-        if usable.any():
-            chosen = (fp.thumb for fp, ok in zip(fps, usable.tolist(), strict=True) if ok)
-            grey[usable] = np.frombuffer(b"".join(chosen), dtype=np.uint8).reshape(-1, THUMB_CELLS)  # type: ignore[arg-type]
+        grey_levels, has_thumb = self._thumb_matrix()
+        usable = has_thumb[ids]
+        grey = grey_levels[ids].astype(np.float32)
         centred = grey - grey.mean(axis=1, keepdims=True)
         norm = np.sqrt((centred * centred).sum(axis=1))
         usable &= norm > 0
