@@ -11,7 +11,7 @@ import numpy as np
 
 from .models import Candidate, ExactGroup, Group, ImageFile, ScannedFile, Similarity
 from .similarity import Pictures, comparable
-from .vptree import distinct, distinct_inverse, pairs_across_bands, pairs_within_bands
+from .vptree import distinct, distinct_inverse, pairs_across_bands, pairs_within_bands, unique_pairs
 
 
 def group_exact(files: Iterable[ScannedFile]) -> tuple[ExactGroup, ...]:
@@ -159,7 +159,7 @@ class Neighbourhood:
             across = pairs_across_bands(
                 values[entry_value], entry_band, turned_values[turned_entry], turned_entry_band, rule.turned
             )
-            across = _unique_pairs(np.stack([entry_value[across[:, 0]], turned_entry[across[:, 1]]], axis=1))
+            across = unique_pairs([np.stack([entry_value[across[:, 0]], turned_entry[across[:, 1]]], axis=1)])
             self.turned_of[turned_ids] = turned_of.reshape(self.turned_of[turned_ids].shape)
             self._turned = (
                 _csr(turned_of, owner, len(turned_values)),  # turned value -> pictures turned so
@@ -244,21 +244,12 @@ def _distinct(value_of: np.ndarray, band: np.ndarray) -> tuple[np.ndarray, np.nd
     return keys // width, keys % width + low
 
 
-def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
-    """Distinct rows of an (k, 2) array of non-negative ints, sorted."""
-    if not len(pairs):
-        return np.empty((0, 2), dtype=np.int64)
-    span = int(pairs.max()) + 1
-    keys = distinct(pairs[:, 0].astype(np.int64) * span + pairs[:, 1])
-    return np.stack([keys // span, keys % span], axis=1)
-
-
 def _value_pairs(entry_value: np.ndarray, entry_pairs: np.ndarray) -> np.ndarray:
     """Pairs of entries as distinct pairs (i, j), i < j, of their values."""
     left, right = entry_value[entry_pairs[:, 0]], entry_value[entry_pairs[:, 1]]
     keep = left != right
     left, right = left[keep], right[keep]
-    return _unique_pairs(np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1))
+    return unique_pairs([np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1)])
 
 
 def _csr(rows: np.ndarray, cols: np.ndarray, size: int) -> _Csr:

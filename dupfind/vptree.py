@@ -75,8 +75,8 @@ def _firsts(s: np.ndarray) -> np.ndarray:
     return first
 
 
-def _normalise(pairs: Iterable[Pairs]) -> Pairs:
-    """One sorted array of unique (i, j) rows, i < j."""
+def unique_pairs(pairs: Iterable[Pairs]) -> Pairs:
+    """One sorted array of the distinct (i, j) rows of these arrays of pairs."""
     chunks = [p for p in pairs if len(p)]
     if not chunks:
         return _empty_pairs()
@@ -147,7 +147,7 @@ def _self_brute(ids: np.ndarray, points: np.ndarray, r: int) -> Pairs:
 def pairs_brute(values: Iterable[int], r: int) -> Pairs:
     """Every pair (i, j), i < j, of ``values`` within ``r`` bits: the plain loop."""
     points = _array(values)
-    return _normalise([_self_brute(np.arange(len(points)), points, r)])
+    return unique_pairs([_self_brute(np.arange(len(points)), points, r)])
 
 
 def near_values(values: Any, queries: Iterable[tuple[int, int]]) -> list[int]:
@@ -226,12 +226,8 @@ def pairs_multi_index(
 
 def _run_tasks(run: Callable[[Any], list[Pairs]], tasks: list[Any], workers: int | None, size: int) -> Pairs:
     """All tasks' pairs, on threads when there are enough points to pay for them."""
-    workers = workers or os.cpu_count() or 1
-    if workers <= 1 or size < 50_000:
-        return _normalise(p for task in tasks for p in run(task))
-    with ThreadPoolExecutor(workers) as pool:
-        per_task = list(pool.map(run, tasks))
-    return _normalise(p for pairs in per_task for p in pairs)
+    per_task = _on_threads(run, tasks, 1 if size < 50_000 else workers)
+    return unique_pairs(p for pairs in per_task for p in pairs)
 
 
 class _Block:
@@ -325,7 +321,7 @@ def pairs_across(queries: Iterable[int], values: Iterable[int], r: int, workers:
     if len(q) * len(v) <= ACROSS_BRUTE_CELLS:
         points = np.concatenate([q, v])
         found = _cross_brute(np.arange(len(q)), len(q) + np.arange(len(v)), points, r)
-        return _normalise([found - np.array([0, len(q)])])
+        return unique_pairs([found - np.array([0, len(q)])])
     tasks = []
     shift = 0
     for width, radius in zip(block_widths(BLOCKS), block_radii(r, BLOCKS), strict=True):
@@ -444,7 +440,7 @@ def vp_self_join(values: Iterable[int], r: int, seed: int = 0) -> Pairs:
             _split_self(a, points, r, rng, stack, found)
         else:
             _split_cross(a, b, points, r, rng, stack, found)
-    return _normalise(found)
+    return unique_pairs(found)
 
 
 def _partition(ids: np.ndarray, points: np.ndarray, vantage: np.uint64) -> np.ndarray:
@@ -595,12 +591,7 @@ def _mih(queries: np.ndarray, values: np.ndarray, r: int, same: bool) -> Pairs:
                     keep = who != other
                     who, other = np.minimum(who[keep], other[keep]), np.maximum(who[keep], other[keep])
                 found.append(np.stack([who, other], axis=1))
-    if not found:
-        return _empty_pairs()
-    both = np.concatenate(found).astype(np.int64)
-    span = max(len(values), len(queries))
-    keys = distinct(both[:, 0] * span + both[:, 1])
-    return np.stack([keys // span, keys % span], axis=1)
+    return unique_pairs(found)
 
 
 def _bands(bands: np.ndarray) -> dict[int, np.ndarray]:
@@ -627,13 +618,13 @@ def pairs_within_bands(values: np.ndarray, bands: np.ndarray, r: int) -> Pairs:
             found.append(_ordered(mine[across[:, 0]], nxt[across[:, 1]]))
         return found
 
-    return _normalise(p for found in _on_threads(band_pairs, list(by_band)) for p in found)
+    return unique_pairs(p for found in _on_threads(band_pairs, list(by_band)) for p in found)
 
 
-def _on_threads(run: Callable[[Any], Any], tasks: list[Any]) -> list[Any]:
-    """run(task) for each task, on as many threads as cores: numpy releases the GIL in
-    the element-wise work, which is where a band's search spends its time."""
-    workers = min(len(tasks), os.cpu_count() or 1)
+def _on_threads(run: Callable[[Any], Any], tasks: list[Any], workers: int | None = None) -> list[Any]:
+    """run(task) for each task, on ``workers`` threads (as many as cores by default): numpy
+    releases the GIL in the element-wise work, which is where a search spends its time."""
+    workers = min(len(tasks), workers or os.cpu_count() or 1)
     if workers <= 1:
         return [run(task) for task in tasks]
     with ThreadPoolExecutor(workers) as pool:
@@ -657,4 +648,4 @@ def pairs_across_bands(
         across = _mih(queries[mine], values[others], r, same=False)
         return np.stack([mine[across[:, 0]], others[across[:, 1]]], axis=1).astype(np.int64)
 
-    return _normalise(_on_threads(band_pairs, list(_bands(np.asarray(query_bands)).items())))
+    return unique_pairs(_on_threads(band_pairs, list(_bands(np.asarray(query_bands)).items())))
