@@ -30,6 +30,7 @@ The first criterion that tells the keeper from the runner-up is the reason given
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ import numpy as np
 
 from .models import Candidate, Fingerprint, Group, Similarity
 from .provenance import CONVERTED_BLOCKINESS, DETAIL_GRID
-from .similarity import Pictures, thumb_levels
+from .similarity import Pictures, thumb_levels, turned_grids
 
 # Above this many members (a long burst) the pairwise comparison would cost the square of
 # the group; the static order is kept.
@@ -48,6 +49,9 @@ DISTANCE_STEP = 0.1
 # A JPEG saved more than this many quality points (libjpeg's scale) below the best JPEG of
 # its group was re-saved: by a messenger, an export, a thumbnailer.
 LOWER_QUALITY = 8
+# Members this much further from the group's middle than the closest one changed something
+# visible (one unit of _off_middle: a clear edit).
+MIDDLE_REACH = 1.0
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ class Derivation:
     def middle(self) -> int:
         """The distance in steps of DISTANCE_STEP: copies that changed nothing visible (a
         re-encode, a conversion) tie with the original here, and quality decides."""
-        return int(self.distance / DISTANCE_STEP)
+        return math.floor(self.distance / DISTANCE_STEP + 1e-9)  # 0.3 / 0.1 is 2.999...
 
 
 def static_key(c: Candidate) -> tuple[Any, ...]:
@@ -171,48 +175,86 @@ def derivations_of(groups: Sequence[Sequence[Candidate]], rule: Similarity) -> l
     difference = pictures.thumb_differences(left, right, turn)
     total = len(fps)
     apart = np.bincount(left, difference, total) + np.bincount(right, difference, total)
-    turned_by = np.bincount(left, turn > 0, total) + np.bincount(right, turn > 0, total)
+    # Each member's way round against its group's first member: the member is the first
+    # turned by it (0 for the first, its byte copies and members with no hashes).
+    from_first = np.zeros(total, dtype=np.int64)
+    starts_at = np.zeros(total, dtype=bool)
+    starts_at[starts[:-1]] = True
+    first_pairs = starts_at[left] if len(left) else np.zeros(0, bool)
+    from_first[right[first_pairs]] = turn[first_pairs]
     return [
-        _derived(members, rule, turned_by[s:e].astype(int).tolist(), apart[s:e].tolist())
+        _derived(members, rule, from_first[s:e], apart[s:e].tolist())
         for members, (s, e) in zip(groups, spans, strict=True)
     ]
 
 
 def _derived(
-    members: Sequence[Candidate], rule: Similarity, turned_by: list[int], apart: list[float]
+    members: Sequence[Candidate], rule: Similarity, from_first: np.ndarray, apart: list[float]
 ) -> list[Derivation]:
     fps = [m.fingerprint for m in members]
     n = len(fps)
-    off_middle = _off_middle(fps) if n > 2 else [0.0] * n  # two have no middle (distance below)
+    # two have no middle (distance below); the others' grids are seen the first's way round
+    off_middle = _off_middle(fps, from_first) if n > 2 else [0.0] * n
     # Grey is derived where most of the group has colour (a grey original's copies may gain
     # colour, say a watermark's coloured text).
     colour = sum(fp.provenance is not None and fp.provenance.channels == 3 for fp in fps) * 2 > n
     qualities = [_jpeg_quality(fp) for fp in fps]
     orientations = [_orientation(fp) for fp in fps]
     usual_orientation = max(set(orientations), key=orientations.count)
+    retagged = [
+        o != usual_orientation and orientations.count(usual_orientation) * 2 > n for o in orientations
+    ]
+    upright = _upright_way(from_first.tolist(), retagged)
     # A WebP beside a JPEG as large was made from it: WebP is the web's re-encode of a photo.
     jpeg_pixels = max((_pixels(fp) for fp in fps if fp.format in ("JPEG", "MPO")), default=0)
-    best_quality = max((q for q in qualities if q is not None), default=None)
+    # Two members have no middle: each is one edit from the other either way round.
+    distance = [round(off_middle[i] + apart[i] / (n - 1), 4) if n > 2 else 0.0 for i in range(n)]
+    # The quality bar is set by the members that changed nothing visible (at the middle, the
+    # right way round, in colour where the group is): a re-save of those is the messenger's
+    # copy. An edited copy (noise, contrast, a watermark) re-saved at a higher quality says
+    # nothing about the quality its source had.
+    nearest = min(distance)
+    plain = [
+        qualities[i]
+        for i in range(n)
+        if qualities[i] is not None
+        and distance[i] <= nearest + MIDDLE_REACH
+        and int(from_first[i]) == upright
+        and not (colour and fps[i].provenance is not None and fps[i].provenance.channels == 1)
+    ]
+    best_quality = max(plain, default=None)
     return [
         Derivation(
             damaged=fps[i].provenance is not None and fps[i].provenance.damaged,
-            turned=turned_by[i] * 2 > n - 1,
+            turned=int(from_first[i]) != upright,
             grey=colour and fps[i].provenance is not None and fps[i].provenance.channels == 1,
             pixels=_pixels(fps[i]),
             converted=_converted(fps[i]) or (fps[i].format == "WEBP" and jpeg_pixels >= _pixels(fps[i])),
             camera=_camera(fps[i]),
-            retagged=_orientation(fps[i]) != usual_orientation
-            and orientations.count(usual_orientation) * 2 > n,
+            retagged=retagged[i],
             lower_quality=qualities[i] is not None
             and best_quality is not None
             and qualities[i] < best_quality - LOWER_QUALITY,
-            # Two members have no middle: each is one edit from the other either way round.
-            distance=round(off_middle[i] + apart[i] / (n - 1), 4) if n > 2 else 0.0,
+            distance=distance[i],
             quality=_quality(fps[i]),
             size_bytes=members[i].file.size_bytes,
         )
         for i in range(n)
     ]
+
+
+def _upright_way(ways: list[int], retagged: list[bool]) -> int:
+    """The way round (against the group's first member) that counts as upright: the one most
+    members share; on a tie, the one without a copy turned by its EXIF tag (such a copy
+    shows which way the copies were turned)."""
+    return min(
+        set(ways),
+        key=lambda w: (
+            -ways.count(w),
+            sum(r for x, r in zip(ways, retagged, strict=True) if x == w),
+            w,
+        ),
+    )
 
 
 def _looks(fp: Fingerprint) -> list[float]:
@@ -231,11 +273,14 @@ _CELL_SCALE = 0.4  # the most raised cell: 40% above the group's median is one u
 _CELLS = DETAIL_GRID * DETAIL_GRID
 
 
-def _off_middle(fps: Sequence[Fingerprint]) -> list[float]:
+def _off_middle(fps: Sequence[Fingerprint], from_first: np.ndarray) -> list[float]:
     """How far each member's looks are from the group's medians: a copy changed one of them
     (brighter, more contrast, blurred, noisier, a watermark in a corner); the original sits at
-    the middle of all."""
+    the middle of all. ``from_first``: each member's turn against the first; its grid is
+    turned back so that a cell is the same part of the photo in every member."""
     looks = np.array([_looks(fp) for fp in fps], dtype=np.float64)
+    grids = looks[:, 4:].reshape(-1, DETAIL_GRID, DETAIL_GRID)
+    looks[:, 4:] = turned_grids(grids, from_first, undo=True).reshape(len(fps), -1)
     middle = np.median(looks, axis=0)
     # brightness and contrast in grey levels; sharpness and noise relative to the median;
     # a cell: only more detail than the median counts (text, a logo, noise)
@@ -249,7 +294,14 @@ def _off_middle(fps: Sequence[Fingerprint]) -> list[float]:
     # The one cell most raised above the group's middle: a watermark, a logo or a caption
     # raises a few cells of a fine grid a lot (DETAIL_SIDE, DETAIL_GRID); a sum over all
     # cells drowned them in every copy's small differences everywhere.
-    cells = np.maximum(looks[:, 4:] - middle[4:], 0.0) / (_CELL_SCALE * np.maximum(middle[4:], 1.0))
+    # Each member's grid is first brought to the group's overall level of detail (the median
+    # of its cells against the median of the middle's): a watermark changes where the detail
+    # is, a blur or a sharper original how much there is everywhere, which sharpness counts.
+    grid = looks[:, 4:]
+    level = np.median(grid, axis=1, keepdims=True)
+    grid = grid * (np.median(middle[4:]) / np.maximum(level, 1e-6))
+    middle_grid = np.median(grid, axis=0)
+    cells = np.maximum(grid - middle_grid, 0.0) / (_CELL_SCALE * np.maximum(middle_grid, 1.0))
     return (levels.sum(axis=1) + sharpness + noise + cells.max(axis=1)).tolist()
 
 

@@ -218,6 +218,16 @@ _BATCH_TURNS = (
 )
 _THUMB_TURNS = tuple((lambda t, turn=turn: turn(t[None])[0]) for turn in _BATCH_TURNS)
 _SWAPS_AXES = frozenset({4, 5, 6, 7})
+
+
+def turned_grids(grids: np.ndarray, turns: np.ndarray, undo: bool = False) -> np.ndarray:
+    """Square grids (pictures x rows x columns: thumbnails, the detail grid), each turned by
+    its ``turns`` entry (``undo``: by its inverse), as Pillow would turn the pictures."""
+    out = grids.copy()
+    for t in np.unique(turns).tolist():
+        rows = np.flatnonzero(turns == t)
+        out[rows] = _BATCH_TURNS[_INVERSE.get(t, t) if undo else t](grids[rows])
+    return out
 # A small crop moves a thumbnail's content by up to a pixel at each side. The likeness is
 # the best correlation over these crops of either thumbnail (0, 1/2 or 1 pixel off each
 # side), each resampled back to full size: linear maps, built once.

@@ -321,3 +321,68 @@ def test_a_small_caption_in_a_corner_marks_the_copy_even_saved_at_a_higher_quali
     }
     keeper, why = _keeper_of(named, "PXL_20240715.jpg")
     assert keeper == "PXL_20240715.jpg", why
+
+
+def _plain_photo(photo: str, side: int = 320) -> Image.Image:
+    """A photo of ../shared as a web page or an old phone holds it: small, no camera EXIF."""
+    with Image.open(io.BytesIO(_needs(photo))) as opened:
+        im = ImageOps.exif_transpose(opened).convert("RGB")
+    im.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return im
+
+
+@pytest.mark.parametrize("photo", ["github/exif-samples/exif-org/nikon-e950.jpg", CAMERA_PHOTOS[0]])
+def test_when_as_many_copies_are_turned_as_are_upright_the_tag_turned_side_is_the_turned_one(photo: str) -> None:
+    """Original and a brighter copy upright, a turned copy and one turned by its EXIF tag,
+    and a mirror: two ways round tie, and the copy turned by a tag tells which way the copies
+    went. The sharpness grid of each is seen the same way round before the group's middle is
+    taken (a turned grid made the original look watermarked)."""
+    im = _plain_photo(photo)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    named = {
+        "IMG_0001.jpg": _jpeg(im, 92),
+        "IMG_0001_edit.jpg": _jpeg(ImageEnhance.Contrast(im).enhance(1.3), 90),
+        "IMG_0001_rotated.jpg": _jpeg(im.transpose(Image.Transpose.ROTATE_270), 85),
+        # the original's pixels, shown turned right by the tag, as the turned copy is
+        "IMG_0001_tag.jpg": _jpeg(im, 92, exif=exif.tobytes()),
+        "IMG_0001_mirror.jpg": _jpeg(ImageOps.mirror(im), 86),
+    }
+    keeper, why = _keeper_of(named, "IMG_0001.jpg")
+    assert keeper == "IMG_0001.jpg", why
+    reasons = {}
+    for _, plan in plan_all(_scanned(named), parse_rules(DEFAULT_RULES), PlanOptions(), lambda p: False):
+        reasons.update({a.candidate.path.removeprefix("/lib/"): a.reason for a in plan.actions})
+    assert "turned or mirrored" not in reasons["IMG_0001_edit.jpg"]
+    for turned in ("IMG_0001_rotated.jpg", "IMG_0001_tag.jpg", "IMG_0001_mirror.jpg"):
+        assert "turned or mirrored" in reasons[turned], reasons[turned]
+
+
+@pytest.mark.parametrize("photo", ["github/exif-samples/exif-org/olympus-c960.jpg", CAMERA_PHOTOS[1]])
+def test_edited_copies_saved_at_a_higher_quality_do_not_make_the_original_a_lower_quality_resave(
+    photo: str,
+) -> None:
+    """An original saved at quality 72 and edits of it each saved at 92-95: the edits say
+    nothing of the quality their source had, so the original is not "re-saved at a lower
+    quality"; a plain re-save at 60 still is."""
+    im = _plain_photo(photo)
+    rng = np.random.default_rng(3)
+    w, h = im.size
+    noisy = Image.fromarray(
+        np.clip(np.asarray(im, np.int16) + rng.normal(0, 10, (h, w, 3)), 0, 255).astype(np.uint8)
+    )
+    named = {
+        "IMG_2000.jpg": _jpeg(im, 72),
+        "IMG_2000_grain.jpg": _jpeg(noisy, 94),
+        "IMG_2000_contrast.jpg": _jpeg(ImageEnhance.Contrast(im).enhance(1.4), 95),
+        "IMG_2000_blur.jpg": _jpeg(im.filter(ImageFilter.GaussianBlur(1.5)), 93),
+        "IMG_2000.png": _saved(im, "PNG"),
+        "IMG_2000_small.jpg": _jpeg(im.resize((w // 2, h // 2), Image.Resampling.LANCZOS), 95),
+        "IMG_2000_whatsapp.jpg": _jpeg(im, 60),
+    }
+    keeper, why = _keeper_of(named, "IMG_2000.jpg")
+    assert keeper == "IMG_2000.jpg", why
+    reasons = {}
+    for _, plan in plan_all(_scanned(named), parse_rules(DEFAULT_RULES), PlanOptions(), lambda p: False):
+        reasons.update({a.candidate.path.removeprefix("/lib/"): a.reason for a in plan.actions})
+    assert "re-saved at a lower JPEG quality" in reasons["IMG_2000_whatsapp.jpg"]
