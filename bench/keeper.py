@@ -44,6 +44,11 @@ def main() -> None:
     parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--keep", default=DEFAULT_RULES)
     parser.add_argument("--show", type=int, default=0)
+    parser.add_argument(
+        "--edits",
+        action="store_true",
+        help="per transform, the share of copies to go that the plan marks with each edit's words",
+    )
     args = parser.parse_args()
     corpus = os.path.abspath(args.corpus)
     name = os.path.basename(corpus.rstrip(os.sep))
@@ -89,11 +94,32 @@ def main() -> None:
             if shown < args.show:
                 shown += 1
                 print(f"    {kind}: {os.path.relpath(keeper, corpus)}  ({plan.why})")
+        if args.edits:
+            _print_edits(planned, transform)
         share = right / judged if judged else float("nan")
         print(
             f"{preset_name:<8} {judged:>7} {right:>8} ({share:6.1%})      {degraded:>10}   "
             + ", ".join(f"{k} {v}" for k, v in wrong.most_common())
         )
+
+
+EDIT_WORDS = ("brightness or contrast changed", "blurred", "noisier", "a watermark or caption")
+
+
+def _print_edits(planned, transform) -> None:
+    """Each transform's copies to go: how many of them carry each edit's words."""
+    marked: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for _, plan in planned:
+        for action in plan.actions[1:]:
+            kind = transform.get(action.candidate.path, "distractor")
+            words = action.reason.partition("; a copy: ")[2]
+            marked[kind]["copies"] += 1
+            for w in EDIT_WORDS:
+                marked[kind][w] += w in words
+    print(f"  {'transform':<18} {'copies':>6} " + " ".join(f"{w[:12]:>12}" for w in EDIT_WORDS))
+    for kind in sorted(marked):
+        c = marked[kind]
+        print(f"  {kind:<18} {c['copies']:>6} " + " ".join(f"{c[w] / c['copies']:>12.0%}" for w in EDIT_WORDS))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ from .walk import RAW_EXTENSIONS, extension, image_file
 # 9: HEIC/HEIF through its embedded thumbnail when that is large enough.
 # 10: the hashes start from the picture box-reduced to about HASH_INPUT_SIDE (_hash_input).
 # 12: Provenance.detail is an 8x8 grid over the picture at 256 px (was 4x4 at 128).
-ALGORITHM_VERSION = 12
+# 13: the detail grid is centred on the picture (a mirrored copy's cells cover the same parts).
+ALGORITHM_VERSION = 13
 # Smallest side a reduced decode keeps. JPEG draft picks the largest DCT scale (1/2, 1/4,
 # 1/8) that stays at or above it; other formats are box-reduced to it. 256 px is 8x the
 # 32 px pHash input, which keeps the hashes within a bit of a full decode (see the

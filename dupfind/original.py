@@ -52,6 +52,14 @@ LOWER_QUALITY = 8
 # Members this much further from the group's middle than the closest one changed something
 # visible (one unit of _off_middle: a clear edit).
 MIDDLE_REACH = 1.0
+# The parts of a member's distance from the middle that name a visible edit (_edits):
+# brightness or contrast (in units of 8 and 4 grey levels), sharpness lost and noise gained
+# (in tenths of the group's median), the most raised cell of the detail grid (in 40% of its
+# median). Measured on the dev corpus (python bench/keeper.py ../corpora/dev --edits): plain
+# re-saves, conversions and turns stayed under each.
+# The last two: a caption's cell is raised by 3 units or more, and it raises at most 6
+# cells (a tenth of the grid); more than that is noise.
+EDIT_MARKS = (1.0, 3.0, 3.0, 3.0, 6)
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,8 @@ class Derivation:
     retagged: bool  # an EXIF orientation most of the group does not have (a rotation by tag)
     lower_quality: bool  # a JPEG saved clearly below the group's best JPEG quality
     distance: float  # how far from the group's middle (its medoid)
+    # the visible edits its distance shows (_edits): colours, blur, noise, a watermark
+    edits: tuple[bool, bool, bool, bool]
     quality: int  # JPEG quality (libjpeg scale); 100 for lossless files
     size_bytes: int
 
@@ -194,7 +204,8 @@ def _derived(
     fps = [m.fingerprint for m in members]
     n = len(fps)
     # two have no middle (distance below); the others' grids are seen the first's way round
-    off_middle = _off_middle(fps, from_first) if n > 2 else [0.0] * n
+    parts = _off_middle(fps, from_first) if n > 2 else np.zeros((n, 6))
+    off_middle = np.abs(parts[:, :5]).sum(axis=1).tolist()
     # Grey is derived where most of the group has colour (a grey original's copies may gain
     # colour, say a watermark's coloured text).
     colour = sum(fp.provenance is not None and fp.provenance.channels == 3 for fp in fps) * 2 > n
@@ -236,6 +247,7 @@ def _derived(
             and best_quality is not None
             and qualities[i] < best_quality - LOWER_QUALITY,
             distance=distance[i],
+            edits=_edits(parts[i]),
             quality=_quality(fps[i]),
             size_bytes=members[i].file.size_bytes,
         )
@@ -297,12 +309,30 @@ def _off_middle(fps: Sequence[Fingerprint], from_first: np.ndarray) -> list[floa
     # Each member's grid is first brought to the group's overall level of detail (the median
     # of its cells against the median of the middle's): a watermark changes where the detail
     # is, a blur or a sharper original how much there is everywhere, which sharpness counts.
+    # Only brought down: a blurred copy's flat cells, scaled up, would look raised.
     grid = looks[:, 4:]
     level = np.median(grid, axis=1, keepdims=True)
-    grid = grid * (np.median(middle[4:]) / np.maximum(level, 1e-6))
+    grid = grid * np.minimum(np.median(middle[4:]) / np.maximum(level, 1e-6), 1.0)
     middle_grid = np.median(grid, axis=0)
     cells = np.maximum(grid - middle_grid, 0.0) / (_CELL_SCALE * np.maximum(middle_grid, 1.0))
-    return (levels.sum(axis=1) + sharpness + noise + cells.max(axis=1)).tolist()
+    # (the last column is no distance: how many cells are raised by one unit, which tells a
+    # few cells of text from noise everywhere)
+    return np.column_stack([levels, relative[:, 0], noise, cells.max(axis=1), (cells >= 1.0).sum(axis=1)])
+
+
+def _edits(parts: np.ndarray) -> tuple[bool, bool, bool, bool]:
+    """Which visible edits one member's parts of the distance show: (brightness or contrast
+    changed, blurred, noisier, a watermark or caption). Each mark needs a clear step past
+    what a plain re-save or conversion moves (EDIT_MARKS): such copies stay unmarked. Noise
+    raises the detail of many cells (flat ones most); a caption or logo a few, a lot."""
+    brightness, contrast, sharpness, noise, cell, raised = parts.tolist()
+    colours, blurred, noisier, most_raised, few = EDIT_MARKS
+    return (
+        max(brightness, contrast) >= colours,
+        sharpness <= -blurred,
+        noise >= noisier or raised > few,
+        cell >= most_raised and 0 < raised <= few,
+    )
 
 
 def choose(
@@ -381,11 +411,32 @@ _MARK_WORDS = (
     "converted from JPEG",
     "turned by its EXIF tag",
     "re-saved at a lower JPEG quality",
+    "brightness or contrast changed",
+    "blurred",
+    "noisier",
+    "a watermark or caption",
 )
 
 
 def _marks(d: Derivation, largest: int) -> tuple[bool, ...]:
-    return (d.damaged, d.turned, d.grey, d.pixels < largest, d.converted, d.retagged, d.lower_quality)
+    smaller = d.pixels < largest
+    colours, blurred, noisier, watermark = d.edits
+    # A smaller copy lost its sharpness to the downscale: "smaller" says it.
+    return (
+        d.damaged,
+        d.turned,
+        d.grey,
+        smaller,
+        d.converted,
+        d.retagged,
+        d.lower_quality,
+        colours,
+        blurred and not smaller,
+        noisier and not smaller,  # a downscale or crop moves detail between cells
+        # noise, a blur, a downscale or a turn moves detail between cells everywhere; a
+        # watermark raises a few where nothing else changed
+        watermark and not (blurred or noisier or smaller or d.turned),
+    )
 
 
 def _member_words(d: Derivation, largest: int) -> str:

@@ -119,7 +119,11 @@ def detail(data: bytes, side: int) -> tuple[float, ...]:
     picture (upright, row by row): a watermarked copy has more in the cells of its text."""
     lap = _laplacian(np.frombuffer(data, dtype=np.uint8).reshape(side, side))
     cell = (side - 2) // DETAIL_GRID
-    grid = lap[: cell * DETAIL_GRID, : cell * DETAIL_GRID].reshape(DETAIL_GRID, cell, DETAIL_GRID, cell)
+    # The grid is centred, so that a mirrored or turned copy's cells cover the same parts of
+    # the photo as the original's once turned back (original.py).
+    at = (side - 2 - cell * DETAIL_GRID) // 2
+    span = slice(at, at + cell * DETAIL_GRID)
+    grid = lap[span, span].reshape(DETAIL_GRID, cell, DETAIL_GRID, cell)
     sums = grid.sum(axis=(1, 3), dtype=np.int64).reshape(-1)
     return tuple(round(float(v) / (cell * cell), 2) for v in sums)
 
