@@ -6,7 +6,8 @@ copy loses information but never gains it. So the original is the member that:
 0. decoded **cleanly**: a copy whose JPEG data the decoder found corrupt (a bit-damaged
    copy, often larger than the intact one) never beats one that decoded without warnings;
 1. is seen **upright** by most of the others (a mirrored, turned or EXIF-rotated copy is the
-   one that disagrees with the majority);
+   one that disagrees with the majority; on a tie, the side holding a copy turned by its
+   EXIF tag is the turned one);
 2. has **colour** where another member has none (no colour comes back from grey);
 3. has the **most pixels** (no detail comes back from a downscale, no area from a crop);
 4. is **not a conversion**: a PNG, TIFF or WebP whose pixels carry JPEG's 8x8 block edges was
@@ -22,7 +23,11 @@ copy loses information but never gains it. So the original is the member that:
    distance: how far a member's brightness, contrast, sharpness and noise (only more of it)
    are from the group's medians, plus how far its thumbnail is from the others', seen the same way round;
 7. then the higher JPEG quality, the larger file. (A JPEG re-saved clearly below the best
-   quality of its group counts as derived before 6: a re-encode changes nothing visible.)
+   quality of the members that changed nothing visible counts as derived before 6: a
+   re-encode changes nothing visible.)
+
+The parts of the distance in 6 also name each copy's visible edits (brightness or contrast,
+blur, noise, a watermark), where they pass a clear step (EDIT_MARKS).
 
 The first criterion that tells the keeper from the runner-up is the reason given.
 """
@@ -73,7 +78,7 @@ class Derivation:
     converted: bool  # a lossless file carrying JPEG's block edges
     camera: int  # camera make/model, MakerNote, GPS, camera JPEG tables: 0-4
     retagged: bool  # an EXIF orientation most of the group does not have (a rotation by tag)
-    lower_quality: bool  # a JPEG saved clearly below the group's best JPEG quality
+    lower_quality: bool  # a JPEG saved clearly below the best quality of the unedited members
     distance: float  # how far from the group's middle (its medoid)
     # the visible edits its distance shows (_edits): colours, blur, noise, a watermark
     edits: tuple[bool, bool, bool, bool]
@@ -285,8 +290,10 @@ _CELL_SCALE = 0.4  # the most raised cell: 40% above the group's median is one u
 _CELLS = DETAIL_GRID * DETAIL_GRID
 
 
-def _off_middle(fps: Sequence[Fingerprint], from_first: np.ndarray) -> list[float]:
-    """How far each member's looks are from the group's medians: a copy changed one of them
+def _off_middle(fps: Sequence[Fingerprint], from_first: np.ndarray) -> np.ndarray:
+    """How far each member's looks are from the group's medians, one row of parts each
+    (brightness, contrast, sharpness, noise, most raised cell; then a count of raised cells,
+    not a distance): a copy changed one of them
     (brighter, more contrast, blurred, noisier, a watermark in a corner); the original sits at
     the middle of all. ``from_first``: each member's turn against the first; its grid is
     turned back so that a cell is the same part of the photo in every member."""

@@ -228,6 +228,8 @@ def turned_grids(grids: np.ndarray, turns: np.ndarray, undo: bool = False) -> np
         rows = np.flatnonzero(turns == t)
         out[rows] = _BATCH_TURNS[_INVERSE.get(t, t) if undo else t](grids[rows])
     return out
+
+
 # A small crop moves a thumbnail's content by up to a pixel at each side. The likeness is
 # the best correlation over these crops of either thumbnail (0, 1/2 or 1 pixel off each
 # side), each resampled back to full size: linear maps, built once.

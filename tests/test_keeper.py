@@ -398,7 +398,8 @@ def test_visible_edits_are_named_on_the_copies_and_never_on_plain_resaves(camera
     reasons = {}
     for _, plan in plan_all(_scanned(named), parse_rules(DEFAULT_RULES), PlanOptions(), lambda p: False):
         reasons.update({a.candidate.path.removeprefix("/lib/"): a.reason for a in plan.actions[1:]})
-    for plain in ("resaved-85.jpg", "resaved-70.jpg", "export.png", "export.webp", "mirrored.jpg", "turned.jpg"):
+    plain_copies = ("resaved-85.jpg", "resaved-70.jpg", "export.png", "export.webp", "mirrored.jpg", "turned.jpg")
+    for plain in plain_copies:
         assert not any(w in reasons[plain] for w in EDIT_WORDS), reasons[plain]
     assert reasons["brighter.jpg"].endswith("; a copy: brightness or contrast changed")
     assert reasons["blurred.jpg"].endswith("; a copy: blurred")
