@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import platformdirs  # every scan asks where dupfind's own cache folder is (never a library)
 
 from .errors import CacheError, CacheVersionError
-from .models import Fingerprint, ImageFile, NotDuplicates, Provenance
+from .models import Fingerprint, ImageFile, NotDuplicates, Provenance, pack_detail
 
 SCHEMA_VERSION = 6
 # PRAGMA application_id marks a database as ours ("dupf"), so a foreign one is recognised.
@@ -681,7 +681,7 @@ def _provenance(text: str | None) -> Provenance | None:
     try:
         fields = json.loads(text)
         if fields.get("detail") is not None:
-            fields["detail"] = tuple(fields["detail"])
+            fields["detail"] = pack_detail(fields["detail"])
         return Provenance(**fields)
     except (ValueError, TypeError, AttributeError) as exc:
         raise _Damaged(f"a row of its files table holds a damaged provenance ({exc})") from None

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 
+# Provenance.detail holds 64 cells a picture: as a tuple of floats that is 2 KB of objects a
+# file (2 GB at a million files); packed as unsigned 16-bit steps of 1/32, 128 bytes.
+DETAIL_STEPS = 32
 
-@dataclass(frozen=True)
+
+def pack_detail(values: Iterable[float]) -> bytes:
+    """Cell values (0 to 2047) packed for Provenance.detail, to the nearest 1/32."""
+    return array("H", (min(65535, max(0, round(v * DETAIL_STEPS))) for v in values)).tobytes()
+
+
+def detail_values(packed: bytes) -> list[float]:
+    """Provenance.detail's cells as numbers."""
+    cells = array("H")
+    cells.frombytes(packed)
+    return [v / DETAIL_STEPS for v in cells]
+
+
+@dataclass(frozen=True, slots=True)
 class ImageFile:
     """One file found by the walker, with the identity it had when it was seen."""
 
@@ -24,7 +41,7 @@ class ImageFile:
         return (self.dev, self.ino)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Provenance:
     """What a file tells of its history (provenance.describe): read with the file, kept in
     the cache, used to find the original among copies."""
@@ -40,7 +57,8 @@ class Provenance:
     blockiness: float | None  # a lossless file's JPEG 8x8 grid (provenance.blockiness)
     sharpness: float | None = None  # provenance.appearance, at APPEARANCE_SIDE
     noise: float | None = None
-    detail: tuple[float, ...] | None = None  # sharpness per cell of an 8x8 grid, upright (provenance.detail)
+    # sharpness per cell of an 8x8 grid, upright (provenance.detail), packed (pack_detail)
+    detail: bytes | None = None
     # The decoder warned of corrupt data (a bad Huffman code, a premature end of a segment)
     # and filled in what it could not read: a damaged copy (fingerprint._decode_jpeg).
     damaged: bool = False
@@ -49,13 +67,16 @@ class Provenance:
     def as_dict(self) -> dict[str, object]:
         """Its fields by name, for JSON (the cache, --json). Not dataclasses.asdict: its deep
         copy of every value cost 0.5 ms a row, more than the rest of a cache row's write."""
-        return {name: getattr(self, name) for name in _PROVENANCE_FIELDS}
+        found = {name: getattr(self, name) for name in _PROVENANCE_FIELDS}
+        if self.detail is not None:
+            found["detail"] = detail_values(self.detail)
+        return found
 
 
 _PROVENANCE_FIELDS = tuple(f.name for f in fields(Provenance))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fingerprint:
     """What dupfind knows about a file's content.
 
@@ -92,7 +113,7 @@ class Fingerprint:
         return self.problem is None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Failure:
     """A file that could not be fingerprinted at all, or only partly.
 
@@ -106,7 +127,7 @@ class Failure:
     sha256: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LeftOut:
     """A folder the walk did not enter because it is never a library (a trash, a quarantine,
     dupfind's cache folder): ``why`` says which."""
@@ -115,7 +136,7 @@ class LeftOut:
     why: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScannedFile:
     """A file seen in this scan together with its fingerprint (fresh or from the cache)."""
 
@@ -124,7 +145,7 @@ class ScannedFile:
     from_cache: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Progress:
     """Progress as data: the core reports, the CLI draws."""
 
@@ -133,7 +154,7 @@ class Progress:
     total: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExactGroup:
     """Distinct files (by identity) with the same bytes."""
 
@@ -146,7 +167,7 @@ class ExactGroup:
         return self.files[0].size_bytes * (len(self.files) - 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScanReport:
     """The result of one scan."""
 
@@ -177,7 +198,7 @@ class ScanReport:
         return self.failures + undecoded
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """One distinct file (by identity) in a group, under every name it was seen by.
 
@@ -195,7 +216,7 @@ class Candidate:
         return self.file.path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Group:
     """Copies of one picture: ``exact`` when all share one SHA-256, else ``near``.
 
@@ -224,7 +245,7 @@ class Group:
         return ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Similarity:
     """When two pictures count as near duplicates: pHash within ``phash`` bits and, seen the
     same way round, pHash plus dHash within ``combined`` (a pHash match near the edge must
@@ -240,7 +261,7 @@ class Similarity:
         return self.phash > 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Match:
     """How two pictures line up best: the second is the first turned by ``turn`` (0 upright,
     else 1 + an index into fingerprint.TURNS), with the pHash and dHash distances then, and
@@ -252,7 +273,7 @@ class Match:
     likeness: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """The second look at a hash match (similarity.evidence): the thumbnails' likeness seen
     the ``turn`` way round against what is ``needed``, the change of shape, and why the look
@@ -265,7 +286,7 @@ class Evidence:
     refuted: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NotDuplicates:
     """The user's word that these pictures (by SHA-256) are not duplicates of each other:
     no group holds two of them, or two copies of one, with one kept for the other (one
@@ -279,7 +300,7 @@ class NotDuplicates:
 MOVES = ("trash", "move", "hardlink")  # the actions that take a file out of the library
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Action:
     """What happens to one member: keep, trash, move, hardlink, protected or skip."""
 
@@ -289,7 +310,7 @@ class Action:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedGroup:
     """A group with its keeper and one action per member (the keeper's is ``keep``)."""
 
@@ -308,7 +329,7 @@ class PlannedGroup:
         return tuple(a for a in self.actions if a.action in MOVES)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What happened to one path. ``done`` only when the source name is really gone (or,
     for a hard link, now points at the keeper)."""
@@ -321,7 +342,7 @@ class Outcome:
     freed_bytes: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupOutcome:
     """A planned group after the action phase: refused as a whole, or one outcome per path."""
 

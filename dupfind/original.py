@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .models import Candidate, Fingerprint, Group, Similarity
+from .models import Candidate, Fingerprint, Group, Similarity, detail_values
 from .provenance import CONVERTED_BLOCKINESS, DETAIL_GRID
 from .similarity import Pictures, thumb_levels, turned_grids
 
@@ -279,7 +279,7 @@ def _looks(fp: Fingerprint) -> list[float]:
     sharpness of each cell of the grid."""
     p = fp.provenance
     mean, spread = thumb_levels(fp)
-    detail = list(p.detail) if p is not None and p.detail else [0.0] * _CELLS
+    detail = detail_values(p.detail) if p is not None and p.detail else [0.0] * _CELLS
     return [mean, spread, (p.sharpness or 0.0) if p else 0.0, (p.noise or 0.0) if p else 0.0, *detail]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .models import Provenance
+from .models import Provenance, pack_detail
 
 # libjpeg's (IJG) luminance quantization table at quality 50, in the order Pillow gives it.
 # Every editor, messenger and library that re-saves a JPEG through libjpeg writes this
@@ -166,7 +166,7 @@ def describe(
         blockiness=None if gray is None else round(blockiness(_pixels(*gray)), 4),
         sharpness=sharpness,
         noise=noise,
-        detail=detail(*fine),
+        detail=pack_detail(detail(*fine)),
         damaged=damaged,
         dated=dated,
     )
