@@ -598,7 +598,7 @@ def _cached_to_row(file: ImageFile, fp: Fingerprint, params_id: int) -> tuple[ob
         _pack(fp.phash_turned + fp.dhash_turned),
         fp.stable_bits,
         fp.thumb,
-        None if fp.provenance is None else json.dumps(fp.provenance.as_dict()),
+        None if fp.provenance is None else json.dumps(fp.provenance.as_dict(packed=True)),
     )
 
 
@@ -680,8 +680,11 @@ def _provenance(text: str | None) -> Provenance | None:
         return None
     try:
         fields = json.loads(text)
-        if fields.get("detail") is not None:
-            fields["detail"] = pack_detail(fields["detail"])
+        cells = fields.get("detail")
+        if isinstance(cells, str):
+            fields["detail"] = bytes.fromhex(cells)
+        elif cells is not None:  # written as numbers (algorithm 13's first rows)
+            fields["detail"] = pack_detail(cells)
         return Provenance(**fields)
     except (ValueError, TypeError, AttributeError) as exc:
         raise _Damaged(f"a row of its files table holds a damaged provenance ({exc})") from None

@@ -64,12 +64,14 @@ class Provenance:
     damaged: bool = False
     dated: bool = False  # an EXIF date (taken, digitized or saved): messengers and thumbnailers strip it
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self, packed: bool = False) -> dict[str, object]:
         """Its fields by name, for JSON (the cache, --json). Not dataclasses.asdict: its deep
-        copy of every value cost 0.5 ms a row, more than the rest of a cache row's write."""
+        copy of every value cost 0.5 ms a row, more than the rest of a cache row's write.
+        ``packed``: the detail cells as the hex of their packed bytes (the cache: one string
+        to parse a row instead of 64 numbers), else as numbers (--json)."""
         found = {name: getattr(self, name) for name in _PROVENANCE_FIELDS}
         if self.detail is not None:
-            found["detail"] = detail_values(self.detail)
+            found["detail"] = self.detail.hex() if packed else detail_values(self.detail)
         return found
 
 

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dupfind import Fingerprint, ImageFile, open_cache
+from dupfind.models import Provenance, detail_values, pack_detail
 from dupfind.cache import APPLICATION_ID, SCHEMA_VERSION, from_sql_int, to_sql_int
 from dupfind.errors import CacheVersionError
 
@@ -43,6 +44,26 @@ fingerprints = st.builds(
     taken=st.one_of(st.none(), st.text(max_size=20)),
     stable_bits=st.one_of(st.none(), st.integers(0, 64)),
     thumb=st.one_of(st.none(), st.binary(min_size=256, max_size=256)),
+    provenance=st.one_of(
+        st.none(),
+        st.builds(
+            Provenance,
+            channels=st.sampled_from([1, 3]),
+            jpeg_quality=st.one_of(st.none(), st.integers(1, 100)),
+            standard_tables=st.one_of(st.none(), st.booleans()),
+            camera=st.one_of(st.none(), st.text(max_size=30)),
+            maker_note=st.booleans(),
+            software=st.one_of(st.none(), st.text(max_size=30)),
+            gps=st.booleans(),
+            orientation=st.integers(1, 8),
+            blockiness=st.one_of(st.none(), st.floats(0, 10)),
+            sharpness=st.one_of(st.none(), st.floats(0, 1000)),
+            noise=st.one_of(st.none(), st.floats(0, 1000)),
+            detail=st.one_of(st.none(), st.binary(min_size=128, max_size=128)),
+            damaged=st.booleans(),
+            dated=st.booleans(),
+        ),
+    ),
 ).flatmap(
     # A decoded picture has both sets of seven turned hashes; an undecoded file neither.
     lambda fp: st.one_of(st.just(((), ())), st.tuples(st.tuples(*[U64] * 7), st.tuples(*[U64] * 7))).map(
@@ -69,6 +90,28 @@ def test_rows_round_trip_through_sqlite(
         row = cache.load([str(root)])[file.path]
     assert row.fingerprint == fp
     assert row.file == file
+
+
+def test_detail_cells_written_as_numbers_by_earlier_rows_still_load(tmp_path: Path) -> None:
+    """Rows of algorithm 13's first day hold the detail cells as 64 numbers; now they are
+    the hex of the packed bytes. Both load to the same packed cells."""
+    cells = [i * 1.5 for i in range(64)]
+    fp = Fingerprint("ab" * 32, 1, 2, 3, provenance=Provenance(3, 90, True, None, False, None, False, 1, None))
+    fp = replace(fp, provenance=replace(fp.provenance, detail=pack_detail(cells)))
+    file = ImageFile(str(tmp_path / "a.jpg"), 1, 2, 123, 10**18, 10**18)
+    path = str(tmp_path / "c.sqlite3")
+    with open_cache(path, "p") as cache:
+        cache.store(file, fp)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        (text,) = conn.execute("SELECT provenance FROM files").fetchone()
+        facts = json.loads(text)
+        assert facts["detail"] == pack_detail(cells).hex()
+        facts["detail"] = cells
+        conn.execute("UPDATE files SET provenance = ?", (json.dumps(facts),))
+    with open_cache(path, "p") as cache:
+        row = cache.load([str(tmp_path)])[file.path]
+    assert row.fingerprint == fp
+    assert detail_values(row.fingerprint.provenance.detail) == cells
 
 
 @settings(max_examples=40, deadline=None)
