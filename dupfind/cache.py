@@ -686,7 +686,7 @@ def _provenance(text: str | None) -> Provenance | None:
         elif cells is not None:  # written as numbers (algorithm 13's first rows)
             fields["detail"] = pack_detail(cells)
         return Provenance(**fields)
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise _Damaged(f"a row of its files table holds a damaged provenance ({exc})") from None
 
 

@@ -7,13 +7,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 
 # Provenance.detail holds 64 cells a picture: as a tuple of floats that is 2 KB of objects a
-# file (2 GB at a million files); packed as unsigned 16-bit steps of 1/32, 128 bytes.
+# file (2 GB at a million files); packed as unsigned 16-bit steps of 1/32, 128 bytes
+# (pack_detail).
 DETAIL_STEPS = 32
 
 
 def pack_detail(values: Iterable[float]) -> bytes:
-    """Cell values (0 to 2047) packed for Provenance.detail, to the nearest 1/32."""
-    return array("H", (min(65535, max(0, round(v * DETAIL_STEPS))) for v in values)).tobytes()
+    """Cell values (0 to 2047) packed for Provenance.detail, to the nearest 1/32; a value out
+    of that range raises OverflowError."""
+    return array("H", [round(v * DETAIL_STEPS) for v in values]).tobytes()
 
 
 def detail_values(packed: bytes) -> list[float]:
