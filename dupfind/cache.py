@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import platformdirs  # every scan asks where dupfind's own cache folder is (never a library)
 
+from .bulk import collector_paused
 from .errors import CacheError, CacheVersionError
 from .models import Fingerprint, ImageFile, NotDuplicates, Provenance, pack_detail
 
@@ -400,6 +401,7 @@ class Cache:
 
     # -- reading ------------------------------------------------------------------------
     @_heals
+    @collector_paused()
     def load(self, roots: Iterable[str]) -> dict[str, CachedRow]:
         """All rows at or under the given roots, by path."""
         rows: dict[str, CachedRow] = {}

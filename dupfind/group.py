@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .bulk import collector_paused
 from .models import Candidate, ExactGroup, Group, ImageFile, ScannedFile, Similarity
 from .similarity import Pictures, comparable
 from .vptree import distinct, distinct_inverse, pairs_across_bands, pairs_within_bands, unique_pairs
@@ -38,6 +39,7 @@ def group_exact(files: Iterable[ScannedFile]) -> tuple[ExactGroup, ...]:
     return tuple(groups)
 
 
+@collector_paused()
 def candidates(files: Iterable[ScannedFile], protected: Callable[[str], bool]) -> list[Candidate]:
     """Distinct files by identity, each with all its names; zero-byte files left out.
 
@@ -74,6 +76,7 @@ def _units(files: Sequence[Candidate]) -> dict[str, list[Candidate]]:
     return units
 
 
+@collector_paused()
 def group_duplicates(
     files: Sequence[Candidate],
     rule: Similarity,

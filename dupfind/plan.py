@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from .bulk import collector_paused
 from .group import candidates, group_duplicates, near_neighbours
 from .keeper import Rule, before_original, explain, rank_key
 from .models import MOVES, Action, Candidate, Group, PlannedGroup, ScannedFile, Similarity
@@ -95,6 +96,7 @@ def under_any(folders: Iterable[str]) -> Callable[[str], bool]:
     return lambda path: any((os.path.realpath(path) + os.sep).startswith(root) for root in roots)
 
 
+@collector_paused()
 def plan_all(
     files: Iterable[ScannedFile],
     rules: Sequence[Rule],

@@ -15,6 +15,7 @@ LAYERS = {
     "models": 0,
     "errors": 0,
     "offlimits": 0,
+    "bulk": 0,
     "provenance": 1,
     "walk": 1,
     "cache": 1,
