@@ -402,14 +402,17 @@ class Cache:
     # -- reading ------------------------------------------------------------------------
     @_heals
     @collector_paused()
-    def load(self, roots: Iterable[str]) -> dict[str, CachedRow]:
-        """All rows at or under the given roots, by path."""
+    def load(self, roots: Iterable[str], full: bool = True) -> dict[str, CachedRow]:
+        """All rows at or under the given roots, by path. ``full=False``: each row's
+        fingerprint holds only its SHA-256 and problem (``Fingerprint.thin``), what a scan's
+        summary needs: a tenth of the time and memory of the whole rows."""
         rows: dict[str, CachedRow] = {}
-        query = f"SELECT *, {_ROW_IS_SOUND} FROM files WHERE path = ? OR (path >= ? AND path < ?)"
+        columns, sound, convert = ("*", _ROW_IS_SOUND, _row_to_cached) if full else _THIN
+        query = f"SELECT {columns}, {sound} FROM files WHERE path = ? OR (path >= ? AND path < ?)"
         for root in roots:
             low, high = _prefix_range(root)
             for row in self._conn.execute(query, (os.fsencode(root), low, high)):
-                cached = _row_to_cached(row)
+                cached = convert(row)
                 rows[cached.file.path] = cached
         return rows
 
@@ -643,6 +646,30 @@ _ROW_IS_SOUND = " AND ".join(
         f"(turned IS NULL OR ({_typed('turned', 'blob')} AND length(turned) = {2 * 7 * 8}))",
         f"(thumb IS NULL OR ({_typed('thumb', 'blob')} AND length(thumb) = 256))",
     ]
+)
+
+
+def _thin_row_to_cached(row: tuple) -> CachedRow:
+    """A files row's identity, SHA-256 and problem, read with its soundness last."""
+    if row[-1] != 1:
+        raise _Damaged("a row of its files table holds values of the wrong type")
+    path, dev, ino, size, mtime_ns, ctime_ns, params_id, sha, problem, detail = row[:10]
+    file = ImageFile(os.fsdecode(path), from_sql_int(dev), from_sql_int(ino), size, mtime_ns, ctime_ns)
+    return CachedRow(file, params_id, Fingerprint(sha.hex(), problem=problem, detail=detail, thin=True))
+
+
+_THIN_COLUMNS = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "params_id", "sha256", "problem", "detail")
+_THIN = (
+    ", ".join(_THIN_COLUMNS),
+    " AND ".join(
+        [
+            *(_typed(c, "integer") for c in ("dev", "ino", "size", "mtime_ns", "ctime_ns", "params_id")),
+            *(_typed(c, "text", "null") for c in ("problem", "detail")),
+            _typed("path", "blob"),
+            f"{_typed('sha256', 'blob')} AND length(sha256) = 32",
+        ]
+    ),
+    _thin_row_to_cached,
 )
 
 

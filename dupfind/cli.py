@@ -149,7 +149,8 @@ def scan_command(
     \b
     Example:  dupfind scan ~/Pictures /mnt/nas/photos --exclude '*/.thumbnails/*'
     """
-    report, _, _ = _scan(roots, cache, ScanOptions(walk, jobs), quiet)
+    # The summary needs each file's SHA-256 and problem only, not the whole cache rows.
+    report, _, _ = _scan(roots, cache, ScanOptions(walk, jobs, records=False), quiet)
     groups = group_exact(report.files)
     if as_json:
         _emit_json(scan_json(report, groups, sys.argv[1:]))

@@ -47,6 +47,8 @@ def candidates(files: Iterable[ScannedFile], protected: Callable[[str], bool]) -
     must not be removed through its other name)."""
     names: dict[tuple[int, int], list[ScannedFile]] = defaultdict(list)
     for scanned in files:
+        if scanned.fingerprint.thin:
+            raise ValueError("a scan with records=False gives summaries, not files to group")
         if scanned.file.size_bytes > 0:
             names[scanned.file.identity].append(scanned)
     out = []

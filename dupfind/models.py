@@ -111,6 +111,9 @@ class Fingerprint:
     # independent look that confirms a hash match (similarity.evidence).
     thumb: bytes | None = None
     provenance: Provenance | None = None
+    # Only the SHA-256 and the problem were read from the cache (a scan's summary needs no
+    # more: ScanOptions.records): such a fingerprint is never grouped or planned.
+    thin: bool = False
 
     @property
     def decoded(self) -> bool:

@@ -14,6 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .bulk import collector_paused
 from .cache import Cache, CachedRow, default_cache_folder
 from .errors import ScanError
 from .fingerprint import fingerprint_file, preview
@@ -38,8 +39,13 @@ class ScanOptions:
 
     walk: WalkOptions = field(default_factory=WalkOptions)
     jobs: int | None = None
+    # False: files the cache answers come back with thin fingerprints (SHA-256 and problem
+    # only), enough for a summary and exact copies, in a fraction of the time and memory;
+    # what groups or plans needs the whole records.
+    records: bool = True
 
 
+@collector_paused()
 def scan(
     roots: Iterable[str],
     cache: Cache,
@@ -63,7 +69,7 @@ def scan(
         off_limits=off_limits(cache.path, options.walk.off_limits),
     )
     listed, failures, left_out = list_files(roots, walk_options, report)
-    known = cache.load(roots)
+    known = cache.load(roots, full=options.records)
     reused, todo = partition(listed, known, cache.params_id)
     rebuilds = cache.rebuilds
     fresh, more_failures = fingerprint_all(todo, cache, options.jobs, report)
@@ -73,7 +79,8 @@ def scan(
         # The cache was found damaged after its rows were read, and started anew: what the
         # old one knew is still right (each row was checked against its file) and goes in.
         for s in reused:
-            cache.store(s.file, s.fingerprint)
+            if not s.fingerprint.thin:  # a thin one is fingerprinted again by the next scan
+                cache.store(s.file, s.fingerprint)
     cache.flush()
     # The pHash words that `compare PHOTO` reads are rebuilt now, if rows changed, rather
     # than by the first question after the scan (about 1 s at a million rows).

@@ -439,3 +439,31 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_work(tmp_path: Path) -> None:
     with closing(sqlite3.connect(cache)) as conn, conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert 0 < conn.execute("SELECT count(*) FROM files").fetchone()[0] < 3000
+
+
+def test_a_summary_scan_reads_thin_rows_and_says_the_same_as_a_full_one(tmp_path: Path, scan_json) -> None:
+    """`dupfind scan` needs each cached file's SHA-256 and problem only (ScanOptions.records
+    False); the library call with whole records says the same, and thin records are never
+    grouped."""
+    from dupfind import DEFAULT_RULES, PlanOptions, ScanOptions, open_cache, parse_rules, plan_all, scan
+    from dupfind.fingerprint import PARAMS
+
+    lib = lib_with_copies(tmp_path / "lib")
+    (lib / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    first = scan_json(str(lib))  # fingerprints everything
+    again = scan_json(str(lib))  # every file from the cache, thin
+    for key in ("files", "skipped", "exact_groups", "exact_duplicate_bytes"):
+        assert again[key] == first[key], key
+    assert (again["fingerprinted"], again["cached"]) == (0, 4)
+    cache = str(tmp_path / "state" / "cache.sqlite3")
+    with open_cache(cache, PARAMS) as db:
+        thin = scan([str(lib)], db, ScanOptions(records=False))
+        whole = scan([str(lib)], db, ScanOptions())
+    assert all(s.fingerprint.thin for s in thin.files)
+    assert not any(s.fingerprint.thin for s in whole.files)
+    assert [(s.file, s.fingerprint.sha256, s.fingerprint.problem) for s in thin.files] == [
+        (s.file, s.fingerprint.sha256, s.fingerprint.problem) for s in whole.files
+    ]
+    assert any(s.fingerprint.phash is not None for s in whole.files)
+    with pytest.raises(ValueError, match="records=False"):
+        plan_all(thin.files, parse_rules(DEFAULT_RULES), PlanOptions(), lambda p: False)
