@@ -15,6 +15,7 @@ from .similarity import Pictures, comparable
 from .vptree import distinct, distinct_inverse, pairs_across_bands, pairs_within_bands, unique_pairs
 
 
+@collector_paused()
 def group_exact(files: Iterable[ScannedFile]) -> tuple[ExactGroup, ...]:
     """Groups of two or more distinct files (by identity) with the same SHA-256.
 

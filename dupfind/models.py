@@ -36,11 +36,12 @@ class ImageFile:
     mtime_ns: int
     ctime_ns: int
     nlink: int = 1
+    # Two paths with the same identity are one file (hard links): (dev, ino), made once
+    # (every stage asks for it, six times a file in a scan).
+    identity: tuple[int, int] = field(init=False, repr=False, compare=False)
 
-    @property
-    def identity(self) -> tuple[int, int]:
-        """Two paths with the same identity are one file (hard links)."""
-        return (self.dev, self.ino)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "identity", (self.dev, self.ino))
 
 
 @dataclass(frozen=True, slots=True)
