@@ -59,7 +59,7 @@ def _panel(x0: int, title: str, unit: str, rows: list[dict[str, float]], series,
         f'<text x="{x0 + 12}" y="{h / 2}" text-anchor="middle" transform="rotate(-90 {x0 + 12} {h / 2})">{unit} (log)</text>',
     ]
     for x in xs:
-        label = f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:.0f}k"
+        label = f"{x / 1e6:.2f}M" if x >= 1e6 else f"{x / 1e3:.0f}k"
         out.append(f'<text x="{px(x):.1f}" y="{h - pad + 15}" text-anchor="middle">{label}</text>')
     for exponent in range(math.floor(ylo), math.ceil(yhi) + 1):
         for mantissa in (1, 3):
