@@ -405,7 +405,8 @@ class Cache:
     def load(self, roots: Iterable[str], full: bool = True) -> dict[str, CachedRow]:
         """All rows at or under the given roots, by path. ``full=False``: each row's
         fingerprint holds only its SHA-256 and problem (``Fingerprint.thin``), what a scan's
-        summary needs: a tenth of the time and memory of the whole rows."""
+        summary needs (a warm `dupfind scan` of 118,284 files: 5 s and 233 MB instead of
+        8-9 s and 434 MB)."""
         rows: dict[str, CachedRow] = {}
         columns, sound, convert = ("*", _ROW_IS_SOUND, _row_to_cached) if full else _THIN
         query = f"SELECT {columns}, {sound} FROM files WHERE path = ? OR (path >= ? AND path < ?)"
