@@ -220,7 +220,10 @@ def _derived(
     retagged = [
         o != usual_orientation and orientations.count(usual_orientation) * 2 > n for o in orientations
     ]
-    upright = _upright_way(from_first.tolist(), retagged)
+    ways = from_first.tolist()
+    upright = _upright_way(ways, retagged)
+    turned = [w != upright for w in ways]
+    grey = [colour and fp.provenance is not None and fp.provenance.channels == 1 for fp in fps]
     # A WebP beside a JPEG as large was made from it: WebP is the web's re-encode of a photo.
     jpeg_pixels = max((_pixels(fp) for fp in fps if fp.format in ("JPEG", "MPO")), default=0)
     # Two members have no middle: each is one edit from the other either way round.
@@ -235,15 +238,14 @@ def _derived(
         for i in range(n)
         if qualities[i] is not None
         and distance[i] <= nearest + MIDDLE_REACH
-        and int(from_first[i]) == upright
-        and not (colour and fps[i].provenance is not None and fps[i].provenance.channels == 1)
+        and not (turned[i] or grey[i])
     ]
     best_quality = max(plain, default=None)
     return [
         Derivation(
             damaged=fps[i].provenance is not None and fps[i].provenance.damaged,
-            turned=int(from_first[i]) != upright,
-            grey=colour and fps[i].provenance is not None and fps[i].provenance.channels == 1,
+            turned=turned[i],
+            grey=grey[i],
             pixels=_pixels(fps[i]),
             converted=_converted(fps[i]) or (fps[i].format == "WEBP" and jpeg_pixels >= _pixels(fps[i])),
             camera=_camera(fps[i]),

@@ -426,12 +426,9 @@ class Pictures:
         ua, _, usable_a = self._thumbs(a)
         ub, _, usable_b = self._thumbs(b)
         side = math.isqrt(THUMB_CELLS)
-        out = np.full(len(a), 2.0)
-        for t in np.unique(turn).tolist():
-            rows = np.flatnonzero((turn == t) & usable_a & usable_b)
-            turned = _BATCH_TURNS[t](ua[rows].reshape(-1, side, side)).reshape(len(rows), -1)
-            out[rows] = np.abs(turned - ub[rows]).mean(axis=1) * side
-        return out
+        turned = turned_grids(ua.reshape(-1, side, side), turn).reshape(len(a), THUMB_CELLS)
+        apart = np.abs(turned - ub).mean(axis=1) * side
+        return np.where(usable_a & usable_b, apart, 2.0)
 
     def _thumb_matrix(self) -> tuple[np.ndarray, np.ndarray]:
         """Every picture's thumbnail grey levels as one uint8 row each (zeros where it has
