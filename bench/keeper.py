@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import scanned
 
 from dupfind import DEFAULT_RULES, PlanOptions, parse_rules, plan_all
+from dupfind.provenance import LATTICE_MARGIN, lattice_fit
 from dupfind.similarity import PRESETS, preset
 
 DEGRADED = {
@@ -49,6 +50,11 @@ def main() -> None:
         action="store_true",
         help="per transform, the share of copies to go that the plan marks with each edit's words",
     )
+    parser.add_argument(
+        "--lattice",
+        action="store_true",
+        help="for same-size JPEG pairs of a ground-truth group, how far above chance each sits on the other's steps",
+    )
     args = parser.parse_args()
     corpus = os.path.abspath(args.corpus)
     name = os.path.basename(corpus.rstrip(os.sep))
@@ -66,6 +72,8 @@ def main() -> None:
                 original_of[path] = os.path.join(corpus, anchor["path"])
     sha = {s.file.path: s.fingerprint.sha256 for s in report.files}
     print(f"corpus: {corpus} ({report.paths} files); keeper rules: {args.keep}")
+    if args.lattice:
+        _print_lattice(report, truth, corpus)
     print(
         f"\n{'preset':<8} {'groups':>7} {'keeper is the original':>23} {'degraded kept':>14}   wrong keepers by transform"
     )
@@ -103,6 +111,45 @@ def main() -> None:
         )
 
 
+def _print_lattice(report, truth, corpus: str) -> None:
+    """provenance.lattice_fit of each copy on its original's steps, per transform, and of each
+    original on its copies' steps (which must stay under the margin), from the cache."""
+    fps = {s.file.path: s.fingerprint for s in report.files}
+    copies: dict[str, list[float]] = collections.defaultdict(list)
+    originals: list[float] = []
+    for g in truth["groups"]:
+        members = [(m["transform"], fps.get(os.path.join(corpus, m["path"]))) for m in g["members"]]
+        source = next((fp for t, fp in members if t == "original"), None)
+        if source is None or source.provenance is None or source.provenance.lattice is None:
+            continue
+        for t, fp in members:
+            if (
+                t in ("original", "exact_copy")
+                or fp is None
+                or fp.provenance is None
+                or not fp.provenance.lattice
+            ):
+                continue
+            if (fp.width, fp.height, fp.provenance.orientation) != (
+                source.width,
+                source.height,
+                source.provenance.orientation,
+            ):
+                continue
+            fit = lattice_fit(fp.provenance.lattice, source.provenance.lattice)
+            if fit is not None:
+                copies[t].append(fit)
+            back = lattice_fit(source.provenance.lattice, fp.provenance.lattice)
+            if back is not None:
+                originals.append(back)
+    print(f"  same-size copies on their original's steps, above chance by {LATTICE_MARGIN} or more:")
+    for t in sorted(copies):
+        print(f"    {t:<18} {sum(f >= LATTICE_MARGIN for f in copies[t]):>4} of {len(copies[t]):>4}")
+    print(
+        f"  originals on a copy's steps: {len(originals)} pairs judged, highest {max(originals, default=0):.3f}"
+    )
+
+
 EDIT_WORDS = ("brightness or contrast changed", "blurred", "noisier", "a watermark or caption")
 
 
@@ -119,7 +166,9 @@ def _print_edits(planned, transform) -> None:
     print(f"  {'transform':<18} {'copies':>6} " + " ".join(f"{w[:12]:>12}" for w in EDIT_WORDS))
     for kind in sorted(marked):
         c = marked[kind]
-        print(f"  {kind:<18} {c['copies']:>6} " + " ".join(f"{c[w] / c['copies']:>12.0%}" for w in EDIT_WORDS))
+        print(
+            f"  {kind:<18} {c['copies']:>6} " + " ".join(f"{c[w] / c['copies']:>12.0%}" for w in EDIT_WORDS)
+        )
 
 
 if __name__ == "__main__":

@@ -659,7 +659,18 @@ def _thin_row_to_cached(row: tuple) -> CachedRow:
     return CachedRow(file, params_id, Fingerprint(sha.hex(), problem=problem, detail=detail, thin=True))
 
 
-_THIN_COLUMNS = ("path", "dev", "ino", "size", "mtime_ns", "ctime_ns", "params_id", "sha256", "problem", "detail")
+_THIN_COLUMNS = (
+    "path",
+    "dev",
+    "ino",
+    "size",
+    "mtime_ns",
+    "ctime_ns",
+    "params_id",
+    "sha256",
+    "problem",
+    "detail",
+)
 _THIN = (
     ", ".join(_THIN_COLUMNS),
     " AND ".join(
@@ -715,6 +726,8 @@ def _provenance(text: str | None) -> Provenance | None:
             fields["detail"] = bytes.fromhex(cells)
         elif cells is not None:  # written as numbers (algorithm 13's first rows)
             fields["detail"] = pack_detail(cells)
+        if fields.get("lattice") is not None:
+            fields["lattice"] = bytes.fromhex(fields["lattice"])
         return Provenance(**fields)
     except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise _Damaged(f"a row of its files table holds a damaged provenance ({exc})") from None

@@ -41,7 +41,8 @@ from .walk import RAW_EXTENSIONS, extension, image_file
 # 10: the hashes start from the picture box-reduced to about HASH_INPUT_SIDE (_hash_input).
 # 12: Provenance.detail is an 8x8 grid over the picture at 256 px (was 4x4 at 128).
 # 13: the detail grid is centred on the picture (a mirrored copy's cells cover the same parts).
-ALGORITHM_VERSION = 13
+# 14: a JPEG's lattice (provenance.lattice): a same-size re-save shows its source's steps.
+ALGORITHM_VERSION = 14
 # Smallest side a reduced decode keeps. JPEG draft picks the largest DCT scale (1/2, 1/4,
 # 1/8) that stays at or above it; other formats are box-reduced to it. 256 px is 8x the
 # 32 px pHash input, which keeps the hashes within a bit of a full decode (see the
@@ -393,12 +394,16 @@ def _decode(data: bytes, orientation: int | None = None) -> _Picture:
         if thumbnail is not None:
             mode, thumb_size, pixels, stride = thumbnail
             decoded = Image.frombuffer(mode, thumb_size, pixels, "raw", mode, stride, 1)
+        luma = None
         if fmt in ("JPEG", "MPO"):
             # DCT-domain scaling: decodes at 1/2, 1/4 or 1/8 size, luma only when possible.
             im.draft("L", (MIN_DECODE_SIDE, MIN_DECODE_SIDE))
             if im.mode == "L":
                 strict, damaged = _decode_jpeg(data, im)
                 decoded = strict or im
+                if decoded.size == size:  # not scaled: its blocks are the file's own
+                    decoded.load()
+                    luma = np.asarray(decoded)
         if decoded is im:
             im.load()
         # A lossless file's own pixels, full size, tell whether it went through JPEG.
@@ -421,6 +426,7 @@ def _decode(data: bytes, orientation: int | None = None) -> _Picture:
             square=(square.tobytes(), APPEARANCE_SIDE),
             fine=(fine.tobytes(), provenance.DETAIL_SIDE),
             damaged=damaged,
+            luma=luma,
             dated=_DATETIME in exif
             or bool(set(exif.get_ifd(_EXIF_IFD)) & {_DATETIME_ORIGINAL, _DATETIME_DIGITIZED}),
         )

@@ -66,6 +66,8 @@ class Provenance:
     # and filled in what it could not read: a damaged copy (fingerprint._decode_jpeg).
     damaged: bool = False
     dated: bool = False  # an EXIF date (taken, digitized or saved): messengers and thumbnailers strip it
+    # a JPEG's low-frequency steps and coefficient histograms (provenance.lattice), packed
+    lattice: bytes | None = None
 
     def as_dict(self, packed: bool = False) -> dict[str, object]:
         """Its fields by name, for JSON (the cache, --json). Not dataclasses.asdict: its deep
@@ -75,6 +77,8 @@ class Provenance:
         found = {name: getattr(self, name) for name in _PROVENANCE_FIELDS}
         if self.detail is not None:
             found["detail"] = self.detail.hex() if packed else detail_values(self.detail)
+        if self.lattice is not None:
+            found["lattice"] = self.lattice.hex()
         return found
 
 

@@ -11,7 +11,10 @@ copy loses information but never gains it. So the original is the member that:
 2. has **colour** where another member has none (no colour comes back from grey);
 3. has the **most pixels** (no detail comes back from a downscale, no area from a crop);
 4. is **not a conversion**: a PNG, TIFF or WebP whose pixels carry JPEG's 8x8 block edges was
-   made from a JPEG and holds nothing more than it;
+   made from a JPEG and holds nothing more than it; nor a **re-save** of another member: a
+   JPEG whose coefficients sit on the quantization steps of another member of its size was
+   decoded from that one's JPEG and saved again (provenance.lattice), even at a higher
+   quality;
 5. carries the **camera's evidence**: make and model, the camera's own MakerNote, GPS, and
    JPEG tables that are not libjpeg's (software re-saves write libjpeg's tables); and has
    the EXIF orientation most of the group has (a copy turned by setting the tag is the odd
@@ -43,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .models import Candidate, Fingerprint, Group, Similarity, detail_values
-from .provenance import CONVERTED_BLOCKINESS, DETAIL_GRID
+from .provenance import CONVERTED_BLOCKINESS, DETAIL_GRID, resaved_from
 from .similarity import Pictures, thumb_levels, turned_grids
 
 # Above this many members (a long burst) the pairwise comparison would cost the square of
@@ -76,10 +79,15 @@ class Derivation:
     grey: bool  # no colour while another member has it
     pixels: int
     converted: bool  # a lossless file carrying JPEG's block edges
+    resaved: bool  # a JPEG whose coefficients sit on another member's steps (provenance.lattice)
     camera: int  # camera make/model, MakerNote, GPS, camera JPEG tables: 0-4
     retagged: bool  # an EXIF orientation most of the group does not have (a rotation by tag)
     lower_quality: bool  # a JPEG saved clearly below the best quality of the unedited members
     distance: float  # how far from the group's middle (its medoid)
+    # the distance beyond the group's closest member, in steps of DISTANCE_STEP: copies that
+    # changed nothing visible (a re-encode, a conversion) tie with the original here, and
+    # quality decides
+    middle: int
     # the visible edits its distance shows (_edits): colours, blur, noise, a watermark
     edits: tuple[bool, bool, bool, bool]
     quality: int  # JPEG quality (libjpeg scale); 100 for lossless files
@@ -92,6 +100,7 @@ class Derivation:
             self.grey,
             -self.pixels,
             self.converted,
+            self.resaved,
             -self.camera,
             self.retagged,
             self.lower_quality,
@@ -99,12 +108,6 @@ class Derivation:
             -self.quality,
             -self.size_bytes,
         )
-
-    @property
-    def middle(self) -> int:
-        """The distance in steps of DISTANCE_STEP: copies that changed nothing visible (a
-        re-encode, a conversion) tie with the original here, and quality decides."""
-        return math.floor(self.distance / DISTANCE_STEP + 1e-9)  # 0.3 / 0.1 is 2.999...
 
 
 def static_key(c: Candidate) -> tuple[Any, ...]:
@@ -209,7 +212,7 @@ def _derived(
     fps = [m.fingerprint for m in members]
     n = len(fps)
     # two have no middle (distance below); the others' grids are seen the first's way round
-    parts = _off_middle(fps, from_first) if n > 2 else np.zeros((n, 6))
+    parts = _off_middle(fps, from_first) if n > 2 else np.zeros((n, 7))
     off_middle = np.abs(parts[:, :5]).sum(axis=1).tolist()
     # Grey is derived where most of the group has colour (a grey original's copies may gain
     # colour, say a watermark's coloured text).
@@ -231,14 +234,16 @@ def _derived(
     # The quality bar is set by the members that changed nothing visible (at the middle, the
     # right way round, in colour where the group is): a re-save of those is the messenger's
     # copy. An edited copy (noise, contrast, a watermark) re-saved at a higher quality says
-    # nothing about the quality its source had.
+    # nothing about the quality its source had; nor does a copy shown to be decoded from
+    # another member's JPEG and saved again (resaved), at whatever quality.
+    resaved = _resaved(fps)
     nearest = min(distance)
     plain = [
         qualities[i]
         for i in range(n)
         if qualities[i] is not None
         and distance[i] <= nearest + MIDDLE_REACH
-        and not (turned[i] or grey[i])
+        and not (turned[i] or grey[i] or resaved[i])
     ]
     best_quality = max(plain, default=None)
     return [
@@ -248,18 +253,42 @@ def _derived(
             grey=grey[i],
             pixels=_pixels(fps[i]),
             converted=_converted(fps[i]) or (fps[i].format == "WEBP" and jpeg_pixels >= _pixels(fps[i])),
+            resaved=resaved[i],
             camera=_camera(fps[i]),
             retagged=retagged[i],
             lower_quality=qualities[i] is not None
             and best_quality is not None
             and qualities[i] < best_quality - LOWER_QUALITY,
             distance=distance[i],
+            # Counted from the closest member, so that every member within a step of it ties
+            # with it (steps counted from 0 split 0.65 and 0.70 apart). 0.3 / 0.1 is 2.999...
+            middle=math.floor((distance[i] - nearest) / DISTANCE_STEP + 1e-9),
             edits=_edits(parts[i]),
             quality=_quality(fps[i]),
             size_bytes=members[i].file.size_bytes,
         )
         for i in range(n)
     ]
+
+
+def _resaved(fps: Sequence[Fingerprint]) -> list[bool]:
+    """Which members are JPEGs decoded from another member's JPEG and saved again: their
+    coefficients sit on its steps. Only pictures of one size and EXIF orientation share
+    the 8x8 grid; byte copies are one file."""
+    found = [False] * len(fps)
+    lattices = [fp.provenance.lattice if fp.provenance is not None else None for fp in fps]
+    for j, i in itertools.permutations(range(len(fps)), 2):
+        if (
+            found[j]
+            or lattices[j] is None
+            or lattices[i] is None
+            or fps[i].sha256 == fps[j].sha256
+            or (fps[i].width, fps[i].height, _orientation(fps[i]))
+            != (fps[j].width, fps[j].height, _orientation(fps[j]))
+        ):
+            continue
+        found[j] = resaved_from(lattices[j], lattices[i])
+    return found
 
 
 def _upright_way(ways: list[int], retagged: list[bool]) -> int:
@@ -294,8 +323,9 @@ _CELLS = DETAIL_GRID * DETAIL_GRID
 
 def _off_middle(fps: Sequence[Fingerprint], from_first: np.ndarray) -> np.ndarray:
     """How far each member's looks are from the group's medians, one row of parts each
-    (brightness, contrast, sharpness, noise, most raised cell; then a count of raised cells,
-    not a distance): a copy changed one of them
+    (brightness, contrast, sharpness, noise, most raised cell above the upper quartile; then,
+    for the edit words and not the distance, the most raised cell above the median and a
+    count of raised cells): a copy changed one of them
     (brighter, more contrast, blurred, noisier, a watermark in a corner); the original sits at
     the middle of all. ``from_first``: each member's turn against the first; its grid is
     turned back so that a cell is the same part of the photo in every member."""
@@ -307,7 +337,6 @@ def _off_middle(fps: Sequence[Fingerprint], from_first: np.ndarray) -> np.ndarra
     # a cell: only more detail than the median counts (text, a logo, noise)
     levels = np.abs(looks[:, :2] - middle[:2]) / np.array(_LOOK_SCALE[:2])
     relative = (looks[:, 2:4] - middle[2:4]) / (np.array(_LOOK_SCALE[2:]) * np.maximum(middle[2:4], 1.0))
-    sharpness = np.abs(relative[:, 0])
     # Noise is what copies add (a re-encode's rounding, grain, a messenger's compression); a
     # copy has less only when blurred or shrunk, which sharpness and pixels tell. So only
     # more noise than the middle counts: the original, never re-encoded, is often the least noisy.
@@ -322,11 +351,27 @@ def _off_middle(fps: Sequence[Fingerprint], from_first: np.ndarray) -> np.ndarra
     grid = looks[:, 4:]
     level = np.median(grid, axis=1, keepdims=True)
     grid = grid * np.minimum(np.median(middle[4:]) / np.maximum(level, 1e-6), 1.0)
+    # For the distance, a cell counts as raised only above the group's upper quartile there:
+    # copies re-saved at a lower quality, blurred or shrunk lose fine detail, so against the
+    # median the original itself, which kept it all, looked raised (an unseen corpus kept a
+    # same-size thumbnail over its original so). A watermark rises above every member.
+    upper = np.percentile(grid, 75, axis=0)
+    above_upper = np.maximum(grid - upper, 0.0) / (_CELL_SCALE * np.maximum(upper, 1.0))
+    # The edit words keep the median: text raises a few cells above it, noise many.
     middle_grid = np.median(grid, axis=0)
     cells = np.maximum(grid - middle_grid, 0.0) / (_CELL_SCALE * np.maximum(middle_grid, 1.0))
-    # (the last column is no distance: how many cells are raised by one unit, which tells a
-    # few cells of text from noise everywhere)
-    return np.column_stack([levels, relative[:, 0], noise, cells.max(axis=1), (cells >= 1.0).sum(axis=1)])
+    # (the last two columns are no distance: the most raised cell and how many cells are
+    # raised by one unit against the median, which tell a few cells of text from noise)
+    return np.column_stack(
+        [
+            levels,
+            relative[:, 0],
+            noise,
+            above_upper.max(axis=1),
+            cells.max(axis=1),
+            (cells >= 1.0).sum(axis=1),
+        ]
+    )
 
 
 def _edits(parts: np.ndarray) -> tuple[bool, bool, bool, bool]:
@@ -334,7 +379,7 @@ def _edits(parts: np.ndarray) -> tuple[bool, bool, bool, bool]:
     changed, blurred, noisier, a watermark or caption). Each mark needs a clear step past
     what a plain re-save or conversion moves (EDIT_MARKS): such copies stay unmarked. Noise
     raises the detail of many cells (flat ones most); a caption or logo a few, a lot."""
-    brightness, contrast, sharpness, noise, cell, raised = parts.tolist()
+    brightness, contrast, sharpness, noise, _, cell, raised = parts.tolist()
     colours, blurred, noisier, most_raised, few = EDIT_MARKS
     return (
         max(brightness, contrast) >= colours,
@@ -391,6 +436,7 @@ _WINS_ON = (
     ("grey", "in colour"),
     ("pixels", "most pixels"),
     ("converted", "the other is a conversion of a JPEG"),
+    ("resaved", "the other was decoded from a JPEG of this group and saved again"),
     ("camera", "camera metadata and tables"),
     ("retagged", "its EXIF orientation is the group's; the other was turned by a tag"),
     ("lower_quality", "the other is a JPEG re-saved at a lower quality"),
@@ -418,6 +464,7 @@ _MARK_WORDS = (
     "grey",
     "smaller",
     "converted from JPEG",
+    "re-saved from another copy's JPEG",
     "turned by its EXIF tag",
     "re-saved at a lower JPEG quality",
     "brightness or contrast changed",
@@ -437,6 +484,7 @@ def _marks(d: Derivation, largest: int) -> tuple[bool, ...]:
         d.grey,
         smaller,
         d.converted,
+        d.resaved,
         d.retagged,
         d.lower_quality,
         colours,

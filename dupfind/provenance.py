@@ -82,6 +82,106 @@ def blockiness(gray: np.ndarray) -> float:
     return max(0.0, _high_frequencies(g[4:, 4:]) / max(_high_frequencies(g), 1e-3) - 1.0)
 
 
+# -- the JPEG lattice: was this JPEG decoded from another JPEG of its group and saved again?
+# A JPEG stores each 8x8 block's DCT coefficients as multiples of its quantization steps.
+# Decode it and save it again at a finer step, and the new coefficients still sit near the
+# old steps' multiples: a quality-90 re-save of a quality-70 picture uses only some of its
+# own values (the double-quantization trace; Lukas and Fridrich, "Estimation of Primary
+# Quantization Matrix in Double Compressed JPEG Images", 2003). So a copy re-saved at a
+# higher quality than its source, where nothing else tells it from the original, still
+# shows whose steps its pixels came from. Kept for the low frequencies, where most
+# coefficients are not zero: each one's step and the histogram of its values.
+LATTICE_POSITIONS = ((0, 1), (1, 0), (1, 1), (0, 2), (2, 0))
+LATTICE_BINS = 24  # coefficient values 1..24 (in the file's own steps), sign dropped
+_LOW = 1 + max(max(u, v) for u, v in LATTICE_POSITIONS)
+_DCT8_LOW = _DCT8[:_LOW].copy()
+_LATTICE_ENTRY = 3 + LATTICE_BINS  # step (1 byte), count (2 bytes), the histogram (1 byte a bin)
+# A coefficient decoded and saved again moves by about half a grey level's worth (rounding
+# to pixels, colour conversion, the encoder's integer DCT): it reaches a step of the
+# source's within half the new step and this much.
+LATTICE_SLACK = 0.5
+# Only steps the source had coarser than this many times the copy's leave gaps to see.
+LATTICE_MIN_RATIO = 1.5
+LATTICE_MIN_COUNT = 100  # coefficients to judge on (a flat picture has few)
+# Measured on the dev corpora's same-size pairs (python bench/keeper.py CORPUS --lattice): a
+# watermarked, grey or mirrored re-save sat 0.2 or more above chance on its original's steps
+# (dev: 48 of 62 watermarks, 48 of 56 grey copies), while an original never came closer than
+# 0.113 to any of its copies' steps (1,271 pairs; seeds 7 and 11: 0.113 and 0.106).
+LATTICE_MARGIN = 0.2
+
+
+def lattice(luma: np.ndarray, table: Sequence[int] | None) -> bytes | None:
+    """A JPEG's low-frequency steps and the histograms of its coefficients there, from its
+    full-size decoded luminance and its luminance table (None without both)."""
+    if table is None or len(table) != 64 or min(luma.shape) < 16:
+        return None
+    h, w = luma.shape[0] // 8 * 8, luma.shape[1] // 8 * 8
+    # The low rows of each block's DCT, then their low columns: the blocks are never cut out
+    # one by one (half the cost). The level shift of 128 moves only the DC coefficient.
+    rows = _DCT8_LOW @ luma[:h, :w].astype(np.float32).reshape(h // 8, 8, w)
+    low = rows.reshape(h // 8, _LOW, w // 8, 8) @ _DCT8_LOW.T  # block row, u, block column, v
+    coefficients = np.stack([low[:, u, :, v].reshape(-1) for u, v in LATTICE_POSITIONS], axis=1)
+    steps = np.array([min(int(table[u * 8 + v]), 255) for u, v in LATTICE_POSITIONS], dtype=np.float32)
+    values = np.minimum(np.abs(np.rint(coefficients / steps)), LATTICE_BINS + 1).astype(np.int64)
+    # one histogram of (position, value) for all positions; value 0 and values past the
+    # last bin are left out
+    positions = len(LATTICE_POSITIONS)
+    counts = np.bincount(
+        (values + np.arange(positions) * (LATTICE_BINS + 2)).reshape(-1),
+        minlength=positions * (LATTICE_BINS + 2),
+    )
+    hists = counts.reshape(positions, LATTICE_BINS + 2)[:, 1 : LATTICE_BINS + 1]
+    totals = hists.sum(axis=1)
+    scaled = np.rint(hists * (255.0 / np.maximum(hists.max(axis=1, keepdims=True), 1))).astype(np.uint8)
+    out = bytearray()
+    for step, total, row in zip(steps.tolist(), totals.tolist(), scaled, strict=True):
+        out += bytes([int(step)]) + min(total, 65535).to_bytes(2, "little") + row.tobytes()
+    return bytes(out)
+
+
+def _lattice_entries(packed: bytes) -> list[tuple[int, int, np.ndarray]]:
+    return [
+        (
+            packed[at],
+            int.from_bytes(packed[at + 1 : at + 3], "little"),
+            np.frombuffer(packed, np.uint8, LATTICE_BINS, at + 3).astype(np.float64),
+        )
+        for at in range(0, len(packed), _LATTICE_ENTRY)
+    ]
+
+
+def lattice_fit(copy: bytes, source: bytes) -> float | None:
+    """How far above chance ``copy``'s coefficients sit on ``source``'s steps: the share of
+    them within reach of a multiple of the source's step, less the share a smooth histogram
+    would put there (None where no step of the source is coarse enough to tell). Both are
+    ``lattice`` records of pictures of the same size."""
+    if len(copy) != len(source) or len(copy) % _LATTICE_ENTRY:
+        return None
+    seen = chance = count = 0.0
+    for (step, total, hist), (source_step, _, _) in zip(
+        _lattice_entries(copy), _lattice_entries(source), strict=True
+    ):
+        if source_step < LATTICE_MIN_RATIO * step or hist.sum() == 0:
+            continue
+        values = np.arange(1, LATTICE_BINS + 1) * step
+        reach = np.abs(values - np.rint(values / source_step) * source_step) < step / 2 + LATTICE_SLACK
+        smooth = np.convolve(hist, np.ones(5) / 5, mode="same")
+        seen += hist[reach].sum() / hist.sum() * total
+        chance += smooth[reach].sum() / smooth.sum() * total
+        count += total
+    if count < LATTICE_MIN_COUNT:
+        return None
+    return (seen - chance) / count
+
+
+def resaved_from(copy: bytes | None, source: bytes | None) -> bool:
+    """Was ``copy`` decoded from a JPEG with ``source``'s steps and saved again?"""
+    if copy is None or source is None:
+        return False
+    fit = lattice_fit(copy, source)
+    return fit is not None and fit >= LATTICE_MARGIN
+
+
 DETAIL_GRID = 8  # Provenance.detail: the sharpness of each cell of an 8x8 grid
 # The detail grid is measured on a square of this side: a watermark's text 13 px high on a
 # 320 px picture is 5 px at 128 and barely moves its cell's sharpness there.
@@ -147,8 +247,10 @@ def describe(
     fine: tuple[bytes, int],
     damaged: bool = False,
     dated: bool = False,
+    luma: np.ndarray | None = None,
 ) -> Provenance:
     """``gray``: a lossless file's full-size 8-bit luminance as (bytes, width, height);
+    ``luma``: a JPEG's full-size decoded luminance, as stored (not turned upright);
     ``square``: the reduced picture resized to a square, for ``appearance``; ``fine``: a
     larger square of it, for ``detail``."""
     quality, standard = jpeg_quality(luma_table)
@@ -169,4 +271,5 @@ def describe(
         detail=pack_detail(detail(*fine)),
         damaged=damaged,
         dated=dated,
+        lattice=None if luma is None else lattice(luma, luma_table),
     )

@@ -62,6 +62,7 @@ fingerprints = st.builds(
             detail=st.one_of(st.none(), st.binary(min_size=128, max_size=128)),
             damaged=st.booleans(),
             dated=st.booleans(),
+            lattice=st.one_of(st.none(), st.binary(min_size=135, max_size=135)),
         ),
     ),
 ).flatmap(

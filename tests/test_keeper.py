@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 from dupfind import DEFAULT_RULES, PlanOptions, parse_rules, plan_all
 from dupfind.fingerprint import fingerprint_bytes
 from dupfind.models import ImageFile, ScannedFile
+from dupfind.provenance import resaved_from
 
 from .conftest import SHARED
 
@@ -232,7 +233,9 @@ def _keeper_among(paths: dict[str, tuple[bytes, int]]) -> tuple[str, str]:
     scanned = []
     for i, (path, (data, mtime_ns)) in enumerate(sorted(paths.items())):
         file = ImageFile(f"/lib/{path}", 1, 1000 + i, len(data), mtime_ns, mtime_ns)
-        scanned.append(ScannedFile(file, fingerprint_bytes(data, hashlib.sha256(data).hexdigest(), path), False))
+        scanned.append(
+            ScannedFile(file, fingerprint_bytes(data, hashlib.sha256(data).hexdigest(), path), False)
+        )
     [(_, plan)] = plan_all(scanned, parse_rules(DEFAULT_RULES), PlanOptions(), lambda p: False)
     return plan.keeper.path.removeprefix("/lib/"), plan.why
 
@@ -281,7 +284,6 @@ def test_of_byte_copies_the_older_by_a_second_is_kept_and_a_millisecond_is_no_ev
     assert why == "oldest modification time"
 
 
-
 def _captioned(im: Image.Image, text: str, corner: str) -> Image.Image:
     """A caption as blogs and shops stamp it: small, half-transparent white on a shadow."""
     w, h = im.size
@@ -305,7 +307,9 @@ def _captioned(im: Image.Image, text: str, corner: str) -> Image.Image:
         "github/exif-samples/exif-org/sanyo-vpcsx550.jpg",
     ],
 )
-def test_a_small_caption_in_a_corner_marks_the_copy_even_saved_at_a_higher_quality(photo: str, corner: str) -> None:
+def test_a_small_caption_in_a_corner_marks_the_copy_even_saved_at_a_higher_quality(
+    photo: str, corner: str
+) -> None:
     """A 320 px photo and its copies, one with a 12 px caption in a corner saved at a higher
     JPEG quality than the original: only the few cells of the caption tell it (the 4x4 grid
     at 128 px kept the captioned copy in 6 of these 9)."""
@@ -332,7 +336,9 @@ def _plain_photo(photo: str, side: int = 320) -> Image.Image:
 
 
 @pytest.mark.parametrize("photo", ["github/exif-samples/exif-org/nikon-e950.jpg", CAMERA_PHOTOS[0]])
-def test_when_as_many_copies_are_turned_as_are_upright_the_tag_turned_side_is_the_turned_one(photo: str) -> None:
+def test_when_as_many_copies_are_turned_as_are_upright_the_tag_turned_side_is_the_turned_one(
+    photo: str,
+) -> None:
     """Original and a brighter copy upright, a turned copy and one turned by its EXIF tag,
     and a mirror: two ways round tie, and the copy turned by a tag tells which way the copies
     went. The sharpness grid of each is seen the same way round before the group's middle is
@@ -398,7 +404,14 @@ def test_visible_edits_are_named_on_the_copies_and_never_on_plain_resaves(camera
     reasons = {}
     for _, plan in plan_all(_scanned(named), parse_rules(DEFAULT_RULES), PlanOptions(), lambda p: False):
         reasons.update({a.candidate.path.removeprefix("/lib/"): a.reason for a in plan.actions[1:]})
-    plain_copies = ("resaved-85.jpg", "resaved-70.jpg", "export.png", "export.webp", "mirrored.jpg", "turned.jpg")
+    plain_copies = (
+        "resaved-85.jpg",
+        "resaved-70.jpg",
+        "export.png",
+        "export.webp",
+        "mirrored.jpg",
+        "turned.jpg",
+    )
     for plain in plain_copies:
         assert not any(w in reasons[plain] for w in EDIT_WORDS), reasons[plain]
     assert reasons["brighter.jpg"].endswith("; a copy: brightness or contrast changed")
@@ -408,3 +421,63 @@ def test_visible_edits_are_named_on_the_copies_and_never_on_plain_resaves(camera
         # keeper is still the original): no words there rather than wrong ones.
         assert reasons["noisy.jpg"].endswith("; a copy: noisier")
         assert reasons["watermarked.jpg"].endswith("; a copy: a watermark or caption")
+
+
+def _lattice_of(data: bytes) -> bytes | None:
+    fp = fingerprint_bytes(data, hashlib.sha256(data).hexdigest(), "x.jpg")
+    assert fp.provenance is not None
+    return fp.provenance.lattice
+
+
+@pytest.mark.parametrize("photo", ["github/exif-samples/exif-org/olympus-c960.jpg", CAMERA_PHOTOS[0]])
+def test_a_jpeg_resaved_at_a_higher_quality_shows_the_steps_of_the_jpeg_it_came_from(photo: str) -> None:
+    """A picture saved at quality 65, decoded and saved again at 90 (plain, captioned or
+    grey): its coefficients sit on the first file's steps. Never the other way round, and
+    never on an unrelated photo's steps or on a fresh save of the pixels the source came from."""
+    im = _plain_photo(photo)
+    source = _jpeg(im, 65)
+    decoded = Image.open(io.BytesIO(source)).convert("RGB")
+    copies = {
+        "resaved": _jpeg(decoded, 90),
+        "captioned": _jpeg(_captioned(decoded, "(c) J. Smith", "br"), 92),
+        "grey": _jpeg(decoded.convert("L"), 92),
+    }
+    lattice = _lattice_of(source)
+    for name, data in copies.items():
+        assert resaved_from(_lattice_of(data), lattice), name
+        assert not resaved_from(lattice, _lattice_of(data)), name
+    fresh = _lattice_of(_jpeg(im, 90))  # the same scene never decoded from the quality-65 file
+    assert not resaved_from(fresh, lattice)
+    other = _plain_photo("github/exif-samples/exif-org/nikon-e950.jpg").resize(im.size)
+    assert not resaved_from(_lattice_of(_jpeg(other, 90)), _lattice_of(_jpeg(other.rotate(180), 65)))
+
+
+@pytest.mark.parametrize("photo", ["github/exif-samples/exif-org/olympus-c960.jpg", CAMERA_PHOTOS[1]])
+def test_an_original_saved_at_a_low_quality_is_kept_over_its_same_size_resaves_at_a_higher_one(
+    photo: str,
+) -> None:
+    """The dev corpus's hardest keepers: an original saved at quality 62 with no camera
+    metadata, and copies of the same size re-saved from it at 88-93 (a thumbnailer's, a
+    caption, a grey one) beside edits. Nothing visible tells the re-saves from the original
+    (they even look cleaner); the steps of the original's JPEG in them do."""
+    im = _plain_photo(photo)
+    original = _jpeg(im, 62)
+    decoded = Image.open(io.BytesIO(original)).convert("RGB")
+    w, h = decoded.size
+    named = {
+        "IMG_3000.jpg": original,
+        "IMG_3000_thumb.jpg": _jpeg(decoded, 90),
+        "IMG_3000_c.jpg": _jpeg(_captioned(decoded, "Photo: J. Smith", "bl"), 92),
+        "IMG_3000_bw.jpg": _jpeg(decoded.convert("L"), 88),
+        "IMG_3000_blur.jpg": _jpeg(decoded.filter(ImageFilter.GaussianBlur(1.2)), 93),
+        "IMG_3000_edit.jpg": _jpeg(ImageEnhance.Brightness(decoded).enhance(0.85), 93),
+        "IMG_3000_small.jpg": _jpeg(decoded.resize((w // 2, h // 2), Image.Resampling.LANCZOS), 93),
+    }
+    keeper, why = _keeper_of(named, "IMG_3000.jpg")
+    assert keeper == "IMG_3000.jpg", why
+    reasons = {}
+    for _, plan in plan_all(_scanned(named), parse_rules(DEFAULT_RULES), PlanOptions(), lambda p: False):
+        reasons.update({a.candidate.path.removeprefix("/lib/"): a.reason for a in plan.actions})
+    for resave in ("IMG_3000_thumb.jpg", "IMG_3000_c.jpg", "IMG_3000_bw.jpg"):
+        assert "re-saved from another copy's JPEG" in reasons[resave], reasons[resave]
+    assert "re-saved" not in reasons["IMG_3000_small.jpg"]  # another size: another grid
