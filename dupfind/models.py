@@ -14,7 +14,13 @@ DETAIL_STEPS = 32
 
 def pack_detail(values: Iterable[float]) -> bytes:
     """Cell values (0 to 2047) packed for Provenance.detail, to the nearest 1/32; a value out
-    of that range raises OverflowError."""
+    of that range raises OverflowError. (An array of them, from the scan, is packed in one
+    step: fromlist and round per cell cost more than the rest of the detail grid.)"""
+    if hasattr(values, "__array__"):
+        steps = (values * DETAIL_STEPS).round()  # numpy rounds halves to even, as round()
+        if len(steps) and not (steps.min() >= 0 and steps.max() <= 0xFFFF):
+            raise OverflowError("a detail cell out of range")
+        return steps.astype("=u2").tobytes()  # native order, as array("H")
     return array("H", [round(v * DETAIL_STEPS) for v in values]).tobytes()
 
 

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .models import Candidate, Fingerprint, Group, Similarity, detail_values
-from .provenance import CONVERTED_BLOCKINESS, DETAIL_GRID, resaved_from
+from .provenance import CONVERTED_BLOCKINESS, DETAIL_GRID, resaved_pairs
 from .similarity import Pictures, thumb_levels, turned_grids
 
 # Above this many members (a long burst) the pairwise comparison would cost the square of
@@ -275,19 +275,23 @@ def _resaved(fps: Sequence[Fingerprint]) -> list[bool]:
     """Which members are JPEGs decoded from another member's JPEG and saved again: their
     coefficients sit on its steps. Only pictures of one size and EXIF orientation share
     the 8x8 grid; byte copies are one file."""
-    found = [False] * len(fps)
     lattices = [fp.provenance.lattice if fp.provenance is not None else None for fp in fps]
-    for j, i in itertools.permutations(range(len(fps)), 2):
-        if (
-            found[j]
-            or lattices[j] is None
-            or lattices[i] is None
-            or fps[i].sha256 == fps[j].sha256
-            or (fps[i].width, fps[i].height, _orientation(fps[i]))
-            != (fps[j].width, fps[j].height, _orientation(fps[j]))
-        ):
-            continue
-        found[j] = resaved_from(lattices[j], lattices[i])
+    with_lattice = [k for k, lattice in enumerate(lattices) if lattice is not None]
+    grid = {k: (fps[k].width, fps[k].height, _orientation(fps[k])) for k in with_lattice}
+    pairs = [
+        (j, i)
+        for j, i in itertools.permutations(with_lattice, 2)
+        if grid[j] == grid[i] and fps[i].sha256 != fps[j].sha256
+    ]
+    found = [False] * len(fps)
+    if pairs:
+        chosen = sorted({k for pair in pairs for k in pair})
+        at = {k: n for n, k in enumerate(chosen)}
+        copies = np.array([at[j] for j, _ in pairs])
+        sources = np.array([at[i] for _, i in pairs])
+        resaved = resaved_pairs([lattices[k] for k in chosen], copies, sources)  # type: ignore[misc]
+        for (j, _), yes in zip(pairs, resaved.tolist(), strict=True):
+            found[j] = found[j] or yes
     return found
 
 
