@@ -35,7 +35,7 @@ def make(n: int) -> np.ndarray:
     from dupfind.fingerprint import PARAMS
 
     with open_cache(CACHE, PARAMS) as db:
-        rows = [r.fingerprint for r in db.load(db.roots()).values() if r.fingerprint.phash_turned]
+        rows = [r.fingerprint for r in db.load(db.roots()).values() if r.fingerprint.turned]
     seeds = np.array(
         [[fp.phash, *fp.phash_turned, fp.dhash, *fp.dhash_turned] for fp in rows], dtype=np.uint64
     )

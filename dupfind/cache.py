@@ -14,7 +14,6 @@ import json
 import os
 import sqlite3
 import stat
-import struct
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -568,18 +567,6 @@ class _Transaction:
         self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
-def _pack(hashes: tuple[int, ...]) -> bytes | None:
-    return b"".join(h.to_bytes(8, "big") for h in hashes) if hashes else None
-
-
-def _unpack(blob: bytes | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    if not blob:
-        return (), ()
-    words = struct.unpack(f">{len(blob) // 8}Q", blob)  # every row of a warm scan comes here
-    half = len(words) // 2
-    return words[:half], words[half:]
-
-
 def _cached_to_row(file: ImageFile, fp: Fingerprint, params_id: int) -> tuple[object, ...]:
     return (
         os.fsencode(file.path),
@@ -601,7 +588,7 @@ def _cached_to_row(file: ImageFile, fp: Fingerprint, params_id: int) -> tuple[ob
         fp.problem,
         fp.detail,
         time.time_ns(),
-        _pack(fp.phash_turned + fp.dhash_turned),
+        fp.turned or None,
         fp.stable_bits,
         fp.thumb,
         None if fp.provenance is None else json.dumps(fp.provenance.as_dict(packed=True)),
@@ -694,7 +681,6 @@ def _row_to_cached(row: tuple) -> CachedRow:
         11:23
     ]
     file = ImageFile(os.fsdecode(path), from_sql_int(dev), from_sql_int(ino), size, mtime_ns, ctime_ns)
-    phash_turned, dhash_turned = _unpack(turned)
     fp = Fingerprint(
         sha.hex(),
         ahash=_from_sql_optional(ahash),
@@ -707,8 +693,7 @@ def _row_to_cached(row: tuple) -> CachedRow:
         taken=taken,
         problem=problem,
         detail=detail,
-        phash_turned=phash_turned,
-        dhash_turned=dhash_turned,
+        turned=turned or b"",
         stable_bits=stable_bits,
         thumb=thumb,
         provenance=_provenance(facts),

@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - a platform without its wheels
 
 from . import errors, extras, provenance, resample
 from .errors import FingerprintError
-from .models import Failure, Fingerprint, ImageFile, Provenance
+from .models import Failure, Fingerprint, ImageFile, Provenance, pack_turned
 from .walk import RAW_EXTENSIONS, extension, image_file
 
 # Bump when anything that changes a hash changes; the cache then recomputes every row.
@@ -366,8 +366,7 @@ def _decode_and_hash(data: bytes, sha256: str, name: str) -> Fingerprint:
         format=picture.format,
         frames=picture.frames,
         taken=picture.taken,
-        phash_turned=tuple(phashes[1:]),
-        dhash_turned=tuple(dhashes[1:]),
+        turned=pack_turned(phashes[1:], dhashes[1:]),
         stable_bits=stable_bits,
         thumb=gray.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX).tobytes(),
         provenance=picture.provenance,

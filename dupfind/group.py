@@ -101,7 +101,8 @@ def group_duplicates(
     rank = lambda c: keys[id(c)]  # noqa: E731
     units = _units(files)
     for members in units.values():
-        members.sort(key=rank)
+        if len(members) > 1:  # most pictures are one file: no sort call for them
+            members.sort(key=rank)
     if neighbours is None:
         neighbours = Neighbourhood(units, rule)
     order = sorted(range(len(neighbours.shas)), key=lambda k: rank(units[neighbours.shas[k]][0]))
@@ -112,6 +113,8 @@ def group_duplicates(
             continue
         taken[k] = True
         joined = neighbours.near(k, taken)
+        if not len(joined) and len(units[neighbours.shas[k]]) < 2:
+            continue  # alone: most pictures of a library
         taken[joined] = True
         members = units[neighbours.shas[k]] + sorted(
             (c for other in joined.tolist() for c in units[neighbours.shas[other]]), key=rank

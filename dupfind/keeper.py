@@ -50,7 +50,9 @@ def _mtime_s(c: Candidate) -> int:
 
 # A date in a camera's or phone's file name (IMG_20111224_182517, PXL_20240715_..., 2011-10-23
 # ...): the day the photo was taken when the file carries no EXIF date.
-_DATE_IN_NAME = re.compile(r"(?<!\d)((?:19[7-9]|20[0-4])\d)[-_.]?(?:0[1-9]|1[0-2])[-_.]?(?:0[1-9]|[12]\d|3[01])(?!\d)")
+_DATE_IN_NAME = re.compile(
+    r"(?<!\d)((?:19[7-9]|20[0-4])\d)[-_.]?(?:0[1-9]|1[0-2])[-_.]?(?:0[1-9]|[12]\d|3[01])(?!\d)"
+)
 
 
 def year_taken(c: Candidate) -> str | None:

@@ -133,7 +133,8 @@ def plan_all(
         seeded = lambda c: (firsts[id(c)], c.fingerprint.sha256 not in originals, ranks[id(c)])  # noqa: E731
         regrouped = group_duplicates(members, options.rule, seeded, near)
         groups = [
-            explained(g, options.rule, found) for g, found in _with_derivations(regrouped, options.rule, known)
+            explained(g, options.rule, found)
+            for g, found in _with_derivations(regrouped, options.rule, known)
         ]
     shown = [g for g in (set_apart(g, apart) for g in groups) if g is not None]
     return [(g, plan_group(g, rules, options)) for g in shown]

@@ -140,47 +140,63 @@ def lattice(luma: np.ndarray, table: Sequence[int] | None) -> bytes | None:
     return bytes(out)
 
 
-def lattice_fits(lattices: Sequence[bytes], copies: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """For each pair (``lattices[copies[k]]``, ``lattices[sources[k]]``) of ``lattice``
-    records of pictures of one size: how far above chance the copy's coefficients sit on
-    the source's steps, that is the share of them within reach of a multiple of the
-    source's step less the share a smooth histogram would put there (NaN where no step of
-    the source is coarse enough to tell, or too few coefficients). All pairs at once: a
-    plan asks it of every same-size pair of every group."""
-    entries = np.frombuffer(b"".join(lattices), np.uint8).reshape(len(lattices), -1, _LATTICE_ENTRY)
-    steps = entries[:, :, 0].astype(np.float64)
-    totals = entries[:, :, 1].astype(np.float64) + 256.0 * entries[:, :, 2]
-    hist = entries[:, :, 3:].astype(np.float64)
-    # the histogram smoothed over five bins, zeros beyond its ends (np.convolve's "same")
-    padded = np.pad(hist, ((0, 0), (0, 0), (2, 2)))
-    smooth = sum(padded[:, :, i : i + LATTICE_BINS] for i in range(5)) / 5
-    seen_share = hist / np.maximum(hist.sum(axis=2, keepdims=True), 1e-9)
-    chance_share = smooth / np.maximum(smooth.sum(axis=2, keepdims=True), 1e-9)
-    step, source_step = steps[copies][:, :, None], steps[sources][:, :, None]
-    values = np.arange(1, LATTICE_BINS + 1) * step
-    reach = np.abs(values - np.rint(values / source_step) * source_step) < step / 2 + LATTICE_SLACK
-    told = (source_step[:, :, 0] >= LATTICE_MIN_RATIO * step[:, :, 0]) & (hist[copies].sum(axis=2) > 0)
-    weight = np.where(told, totals[copies], 0.0)
-    seen = ((seen_share[copies] * reach).sum(axis=2) * weight).sum(axis=1)
-    chance = ((chance_share[copies] * reach).sum(axis=2) * weight).sum(axis=1)
-    count = weight.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count >= LATTICE_MIN_COUNT, (seen - chance) / count, np.nan)
+class _Lattices:
+    """Many ``lattice`` records as arrays: each one's steps, coefficient counts, and the
+    shares of its coefficients (as seen, and as a smooth histogram would put them) per bin."""
+
+    def __init__(self, lattices: Sequence[bytes]) -> None:
+        entries = np.frombuffer(b"".join(lattices), np.uint8).reshape(len(lattices), -1, _LATTICE_ENTRY)
+        self.steps = entries[:, :, 0].astype(np.float64)
+        self.totals = entries[:, :, 1].astype(np.float64) + 256.0 * entries[:, :, 2]
+        hist = entries[:, :, 3:].astype(np.float64)
+        self.counted = hist.sum(axis=2) > 0
+        # the histogram smoothed over five bins, zeros beyond its ends (np.convolve's "same")
+        padded = np.pad(hist, ((0, 0), (0, 0), (2, 2)))
+        smooth = sum(padded[:, :, i : i + LATTICE_BINS] for i in range(5)) / 5
+        self.seen = hist / np.maximum(hist.sum(axis=2, keepdims=True), 1e-9)
+        self.chance = smooth / np.maximum(smooth.sum(axis=2, keepdims=True), 1e-9)
+
+    def fits(self, copies: np.ndarray, sources: np.ndarray) -> np.ndarray:
+        """For each pair (copy, source): how far above chance the copy's coefficients sit on
+        the source's steps, that is the share of them within reach of a multiple of the
+        source's step less the share a smooth histogram would put there (NaN where no step
+        of the source is coarse enough to tell, or too few coefficients)."""
+        step, source_step = self.steps[copies][:, :, None], self.steps[sources][:, :, None]
+        values = np.arange(1, LATTICE_BINS + 1) * step
+        reach = np.abs(values - np.rint(values / source_step) * source_step) < step / 2 + LATTICE_SLACK
+        told = (source_step[:, :, 0] >= LATTICE_MIN_RATIO * step[:, :, 0]) & self.counted[copies]
+        weight = np.where(told, self.totals[copies], 0.0)
+        seen = ((self.seen[copies] * reach).sum(axis=2) * weight).sum(axis=1)
+        chance = ((self.chance[copies] * reach).sum(axis=2) * weight).sum(axis=1)
+        count = weight.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count >= LATTICE_MIN_COUNT, (seen - chance) / count, np.nan)
 
 
 def resaved_pairs(lattices: Sequence[bytes], copies: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Was each copy decoded from a JPEG with its source's steps and saved again?"""
+    """For each pair (``lattices[copies[k]]``, ``lattices[sources[k]]``) of ``lattice``
+    records of pictures of one size: was the copy decoded from a JPEG with the source's
+    steps and saved again? All pairs at once: a plan asks it of every same-size pair of
+    every group."""
+    out = np.zeros(len(copies), dtype=bool)
     if not len(copies):
-        return np.zeros(0, dtype=bool)
-    fits = lattice_fits(lattices, copies, sources)
-    return np.nan_to_num(fits, nan=-1.0) >= LATTICE_MARGIN
+        return out
+    arrays = _Lattices(lattices)
+    for start in range(0, len(copies), LATTICE_PAIRS_PER_STEP):  # a few MB of arrays a step
+        step = slice(start, start + LATTICE_PAIRS_PER_STEP)
+        out[step] = np.nan_to_num(arrays.fits(copies[step], sources[step]), nan=-1.0) >= LATTICE_MARGIN
+    return out
+
+
+LATTICE_PAIRS_PER_STEP = 4096
 
 
 def lattice_fit(copy: bytes, source: bytes) -> float | None:
-    """``lattice_fits`` of one pair (None where it cannot tell)."""
+    """How far above chance ``copy``'s coefficients sit on ``source``'s steps (_Lattices.fits;
+    None where it cannot tell)."""
     if len(copy) != len(source) or len(copy) % _LATTICE_ENTRY:
         return None
-    fit = float(lattice_fits([copy, source], np.array([0]), np.array([1]))[0])
+    fit = float(_Lattices([copy, source]).fits(np.array([0]), np.array([1]))[0])
     return None if math.isnan(fit) else fit
 
 

@@ -346,12 +346,15 @@ class Pictures:
         self.phash = np.fromiter((fp.phash or 0 for fp in fps), dtype=np.uint64, count=n)
         self.dhash = np.fromiter((fp.dhash or 0 for fp in fps), dtype=np.uint64, count=n)
         turns = len(_THUMB_TURNS) - 1
-        self.has_turned = np.fromiter((len(fp.phash_turned) == turns for fp in fps), dtype=bool, count=n)
+        self.has_turned = np.fromiter((len(fp.turned) == 16 * turns for fp in fps), dtype=bool, count=n)
         self.phash_turned = np.zeros((n, turns), dtype=np.uint64)
         self.dhash_turned = np.zeros((n, turns), dtype=np.uint64)
-        for k in np.flatnonzero(self.has_turned).tolist():
-            self.phash_turned[k] = fps[k].phash_turned
-            self.dhash_turned[k] = fps[k].dhash_turned
+        if self.has_turned.any():
+            # the packed words of all pictures in one buffer, read at once
+            chosen = b"".join(fp.turned for fp, has in zip(fps, self.has_turned.tolist(), strict=True) if has)
+            words = np.frombuffer(chosen, dtype=">u8").reshape(-1, 2 * turns).astype(np.uint64)
+            self.phash_turned[self.has_turned] = words[:, :turns]
+            self.dhash_turned[self.has_turned] = words[:, turns:]
         self.width = np.fromiter((fp.width or 0 for fp in fps), dtype=np.float64, count=n)
         self.height = np.fromiter((fp.height or 0 for fp in fps), dtype=np.float64, count=n)
 
@@ -436,7 +439,9 @@ class Pictures:
         from the fingerprints for every batch of pairs (256 bytes a picture)."""
         if self._thumb_rows is None:
             has = np.fromiter(
-                (fp.thumb is not None and len(fp.thumb) == THUMB_CELLS for fp in self.fps), bool, len(self.fps)
+                (fp.thumb is not None and len(fp.thumb) == THUMB_CELLS for fp in self.fps),
+                bool,
+                len(self.fps),
             )
             rows = np.zeros((len(self.fps), THUMB_CELLS), dtype=np.uint8)
             if has.any():

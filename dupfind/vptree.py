@@ -582,7 +582,9 @@ def _mih(queries: np.ndarray, values: np.ndarray, r: int, same: bool) -> Pairs:
                 # against the slice of its probed bucket.
                 slots = np.repeat(firsts[part] - local_ends + n, n)
                 slots += np.arange(int(local_ends[-1]))
-                close = np.flatnonzero(_popcount(np.repeat(queries[owners[part]], n) ^ table.points[slots]) <= r)
+                close = np.flatnonzero(
+                    _popcount(np.repeat(queries[owners[part]], n) ^ table.points[slots]) <= r
+                )
                 if not len(close):
                     continue
                 who = owners[part][np.searchsorted(local_ends, close, side="right")]

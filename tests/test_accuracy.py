@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from dupfind.fingerprint import TURNS, dhashes_turned, fingerprint_path, hash_to_int, phashes_and_stability
-from dupfind.models import Fingerprint, Match
+from dupfind.models import Fingerprint, Match, pack_turned
 from dupfind.similarity import PRESETS, TURN_NAMES, comparable, matches, similarity
 
 from .conftest import SYMMETRIC_THUMB, photo, save, write_photo
@@ -140,8 +140,7 @@ def _square(sha: str, dhash: int, phash: int, phash_turned: tuple, dhash_turned:
         None,
         None,
         None,
-        phash_turned,
-        dhash_turned,
+        pack_turned(phash_turned, dhash_turned),
         40,
         SYMMETRIC_THUMB,
     )

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dupfind import Fingerprint, ImageFile, open_cache
-from dupfind.models import Provenance, detail_values, pack_detail
+from dupfind.models import Provenance, detail_values, pack_detail, pack_turned
 from dupfind.cache import APPLICATION_ID, SCHEMA_VERSION, from_sql_int, to_sql_int
 from dupfind.errors import CacheVersionError
 
@@ -68,7 +68,7 @@ fingerprints = st.builds(
 ).flatmap(
     # A decoded picture has both sets of seven turned hashes; an undecoded file neither.
     lambda fp: st.one_of(st.just(((), ())), st.tuples(st.tuples(*[U64] * 7), st.tuples(*[U64] * 7))).map(
-        lambda turned: replace(fp, phash_turned=turned[0], dhash_turned=turned[1])
+        lambda turned: replace(fp, turned=pack_turned(*turned))
     )
 )
 names = st.text(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dupfind.group import group_duplicates
 from dupfind.keeper import parse_rules, rank_key
-from dupfind.models import Candidate, Fingerprint, ImageFile
+from dupfind.models import Candidate, Fingerprint, ImageFile, pack_turned
 from dupfind.similarity import Pictures, matches, similarity
 
 from .conftest import SYMMETRIC_THUMB
@@ -45,8 +45,10 @@ def _fingerprint(rng: random.Random, base: tuple[int, int, list[int]], k: int) -
         height=height,
         format="JPEG",
         stable_bits=40,
-        phash_turned=tuple(_flip(v, rng, rng.randrange(0, 4)) for v in turned),
-        dhash_turned=tuple(_flip(dhash, rng, rng.randrange(0, 8)) for _ in turned),
+        turned=pack_turned(
+            [_flip(v, rng, rng.randrange(0, 4)) for v in turned],
+            [_flip(dhash, rng, rng.randrange(0, 8)) for _ in turned],
+        ),
         thumb=thumb,
     )
 
