@@ -410,6 +410,79 @@ class Pictures:
                 count(self.dhash[a] ^ self.dhash_turned[b, t - 1]),
             )
 
+    def matches(self, a: np.ndarray, b: np.ndarray, rule: Similarity) -> list[Match | None]:
+        """``matches(fps[a[k]], fps[b[k]], rule)`` for each pair, in arrays: the closest
+        passing view whose second look confirms it, with that look's likeness (a plan
+        describes each copy by it: one call for all its groups instead of one per copy)."""
+        fps = self.fps
+        found: list[Match | None] = [None] * len(a)
+        judged = []
+        for k, (i, j) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+            if fps[i].sha256 == fps[j].sha256:
+                found[k] = Match(0, 0, 0)
+            elif rule.near and comparable(fps[i]) is None and comparable(fps[j]) is None:
+                judged.append(k)
+        if not judged:
+            return found
+        rows = np.array(judged)
+        a, b = a[rows], b[rows]
+        views = list(self._views(a, b, rule))
+        turns = np.array([t for t, _, _ in views])[:, None]
+        phash = np.stack([p for _, p, _ in views]).astype(np.int64)
+        dhash = np.stack([d for _, _, d in views]).astype(np.int64)
+        passing = (phash <= np.where(turns == 0, rule.phash, rule.turned)) & (phash + dhash <= rule.combined)
+        # matches() tries the passing views by (pHash + dHash, turn), in the order its
+        # _views lists them on a tie: upright, b against each turn of a, a against each of
+        # b's (Pictures._views alternates the last two)
+        turned = len(_THUMB_TURNS) - 1
+        listed = np.array([0] + [t + side * turned for t in range(1, turned + 1) for side in (0, 1)])
+        key = ((phash + dhash) * 8 + turns) * 16 + listed[: len(views), None]
+        order = np.argsort(np.where(passing, key, np.iinfo(np.int64).max), axis=0)
+        open_rows = np.ones(len(rows), dtype=bool)
+        for rank in range(len(views)):
+            view = order[rank]
+            pair = np.arange(len(rows))
+            tried = open_rows & passing[view, pair]
+            if not tried.any():
+                break
+            for turn in np.unique(turns[view[tried], 0]).tolist():
+                mine = np.flatnonzero(tried & (turns[view, 0] == turn))
+                likeness = self._likeness(a[mine], b[mine], turn)
+                for m, like in zip(mine.tolist(), likeness, strict=True):
+                    if like is not None:
+                        v = view[m]
+                        found[judged[m]] = Match(turn, int(phash[v, m]), int(dhash[v, m]), like)
+                        open_rows[m] = False
+        return found
+
+    def _likeness(self, a: np.ndarray, b: np.ndarray, turn: int) -> list[float | None]:
+        """``evidence(a, b, Match(turn, ...))`` for each pair: its likeness where it
+        confirms the match, else None (as _confirmed, with thumb_likeness's value where a
+        crop decides: the better of the two ways round)."""
+        ua, spread_a, usable_a = self._thumbs(a)
+        ub, spread_b, usable_b = self._thumbs(b)
+        side = math.isqrt(THUMB_CELLS)
+        turned = _BATCH_TURNS[turn](ua.reshape(-1, side, side)).reshape(len(a), -1)
+        plain = np.einsum("ij,ij->i", turned, ub)
+        wa, ha, wb, hb = self.width[a], self.height[a], self.width[b], self.height[b]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ra = wa / ha
+            rb = hb / wb if turn in _SWAPS_AXES else wb / hb
+            aspect = np.maximum(ra, rb) / np.minimum(ra, rb)
+        shaped = (wa > 0) & (ha > 0) & (wb > 0) & (hb > 0) & (aspect <= MAX_ASPECT_CHANGE)
+        needed = np.full(len(a), MIN_LIKENESS + (TURNED_EXTRA if turn else 0.0))
+        plain_detail = np.minimum(np.where(usable_a, spread_a, 0.0), np.where(usable_b, spread_b, 0.0))
+        needed[plain_detail < LOW_DETAIL_SPREAD] = max(needed[0], MIN_LIKENESS_LOW_DETAIL) if len(a) else 0.0
+        looked = shaped & usable_a & usable_b
+        likeness = np.where(looked & (plain >= needed), plain, np.nan)
+        short = np.flatnonzero(looked & (plain < needed) & (plain >= needed - MAX_CROP_GAIN))
+        for start in range(0, len(short), CROPS_PER_STEP):
+            rows = short[start : start + CROPS_PER_STEP]
+            x, y = turned[rows], ub[rows]
+            best = np.maximum(_best_crop(x, y), _best_crop(y, x))
+            likeness[rows] = np.where(best >= needed[rows], best, np.nan)
+        return [None if math.isnan(v) else v for v in likeness.tolist()]
+
     def closest_turns(self, a: np.ndarray, b: np.ndarray, turns: bool) -> np.ndarray:
         """``best_match(a, b, turns).turn`` of each pair: the way round with the fewest
         pHash plus dHash bits apart (the lower turn on a tie)."""

@@ -47,7 +47,7 @@ OWNERS = {
     "PIL": {"fingerprint"},
     "simplejpeg": {"fingerprint"},
     "imagehash": {"fingerprint"},
-    "numpy": {"vptree", "similarity", "provenance", "group", "original", "fingerprint", "resample"},
+    "numpy": {"vptree", "similarity", "provenance", "group", "original", "fingerprint", "resample", "plan"},
     "pillow_heif": {"extras"},
     "rawpy": {"extras"},
     "sqlite3": {"cache"},

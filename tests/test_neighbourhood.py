@@ -84,6 +84,28 @@ def test_judging_pairs_in_arrays_answers_as_each_pair_does(seed: int, threshold:
     assert Pictures(fps).near_pairs(right, left, rule).tolist() == expected
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**6), threshold=st.sampled_from((4, 8, 14, 18)), turns=st.booleans())
+def test_describing_matches_in_arrays_gives_what_each_pair_gives(
+    seed: int, threshold: int, turns: bool
+) -> None:
+    """Pictures.matches (the plan's description of every copy at once) is matches() pair by
+    pair: the same view, the same distances, the same likeness to float32 rounding."""
+    fps = _library(seed, 40, with_turns=True, scenes=2)
+    fps[5] = fps[3]  # byte copies match as such
+    rule = similarity(threshold, rotations=turns)
+    left, right = np.triu_indices(len(fps), 1)
+    found = Pictures(fps).matches(left, right, rule)
+    for i, j, got in zip(left.tolist(), right.tolist(), found, strict=True):
+        expected = matches(fps[i], fps[j], rule)
+        assert (got is None) == (expected is None), (i, j)
+        if expected is not None and got is not None:
+            assert (got.turn, got.phash, got.dhash) == (expected.turn, expected.phash, expected.dhash)
+            assert (got.likeness is None) == (expected.likeness is None)
+            if expected.likeness is not None:
+                assert abs(got.likeness - expected.likeness) < 1e-5
+
+
 def _reference_groups(files: list[Candidate], threshold: int, turns: bool) -> list[list[str]]:
     """The rule by hand: leaders best first, each taking every untaken picture near it."""
     rule = similarity(threshold, rotations=turns)
