@@ -457,23 +457,9 @@ class Pictures:
 
     def _likeness(self, a: np.ndarray, b: np.ndarray, turn: int) -> list[float | None]:
         """``evidence(a, b, Match(turn, ...))`` for each pair: its likeness where it
-        confirms the match, else None (as _confirmed, with thumb_likeness's value where a
-        crop decides: the better of the two ways round)."""
-        ua, spread_a, usable_a = self._thumbs(a)
-        ub, spread_b, usable_b = self._thumbs(b)
-        side = math.isqrt(THUMB_CELLS)
-        turned = _BATCH_TURNS[turn](ua.reshape(-1, side, side)).reshape(len(a), -1)
-        plain = np.einsum("ij,ij->i", turned, ub)
-        wa, ha, wb, hb = self.width[a], self.height[a], self.width[b], self.height[b]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ra = wa / ha
-            rb = hb / wb if turn in _SWAPS_AXES else wb / hb
-            aspect = np.maximum(ra, rb) / np.minimum(ra, rb)
-        shaped = (wa > 0) & (ha > 0) & (wb > 0) & (hb > 0) & (aspect <= MAX_ASPECT_CHANGE)
-        needed = np.full(len(a), MIN_LIKENESS + (TURNED_EXTRA if turn else 0.0))
-        plain_detail = np.minimum(np.where(usable_a, spread_a, 0.0), np.where(usable_b, spread_b, 0.0))
-        needed[plain_detail < LOW_DETAIL_SPREAD] = max(needed[0], MIN_LIKENESS_LOW_DETAIL) if len(a) else 0.0
-        looked = shaped & usable_a & usable_b
+        confirms the match, else None (with thumb_likeness's value where a crop decides:
+        the better of the two ways round)."""
+        turned, ub, plain, needed, looked = self._plain_look(a, b, turn)
         likeness = np.where(looked & (plain >= needed), plain, np.nan)
         short = np.flatnonzero(looked & (plain < needed) & (plain >= needed - MAX_CROP_GAIN))
         for start in range(0, len(short), CROPS_PER_STEP):
@@ -533,8 +519,12 @@ class Pictures:
         usable &= norm > 0
         return centred / np.maximum(norm, 1e-12)[:, None], norm / math.sqrt(THUMB_CELLS), usable
 
-    def _confirmed(self, a: np.ndarray, b: np.ndarray, turn: int) -> np.ndarray:
-        """``evidence(a, b, Match(turn, ...)).refuted is None`` for each pair."""
+    def _plain_look(
+        self, a: np.ndarray, b: np.ndarray, turn: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The second look at each pair before any crop (``evidence``): a's unit thumbnail
+        turned by ``turn`` and b's, as rows; their correlation; the likeness needed; and
+        whether the pair can be looked at (both thumbnails usable, the same shape)."""
         ua, spread_a, usable_a = self._thumbs(a)
         ub, spread_b, usable_b = self._thumbs(b)
         side = math.isqrt(THUMB_CELLS)
@@ -548,8 +538,14 @@ class Pictures:
         shaped = (wa > 0) & (ha > 0) & (wb > 0) & (hb > 0) & (aspect <= MAX_ASPECT_CHANGE)
         needed = np.full(len(a), MIN_LIKENESS + (TURNED_EXTRA if turn else 0.0))
         plain_detail = np.minimum(np.where(usable_a, spread_a, 0.0), np.where(usable_b, spread_b, 0.0))
-        needed[plain_detail < LOW_DETAIL_SPREAD] = max(needed[0], MIN_LIKENESS_LOW_DETAIL)
-        looked = shaped & usable_a & usable_b
+        needed[plain_detail < LOW_DETAIL_SPREAD] = max(
+            MIN_LIKENESS + (TURNED_EXTRA if turn else 0.0), MIN_LIKENESS_LOW_DETAIL
+        )
+        return turned, ub, plain, needed, shaped & usable_a & usable_b
+
+    def _confirmed(self, a: np.ndarray, b: np.ndarray, turn: int) -> np.ndarray:
+        """``evidence(a, b, Match(turn, ...)).refuted is None`` for each pair."""
+        turned, ub, plain, needed, looked = self._plain_look(a, b, turn)
         confirmed = looked & (plain >= needed)
         # Just short: a small crop of either may explain it (thumb_likeness, in arrays).
         short = np.flatnonzero(looked & ~confirmed & (plain >= needed - MAX_CROP_GAIN))
