@@ -97,8 +97,11 @@ def group_duplicates(
     Only a leader's candidates are judged, and only those not yet taken: a burst of
     thousands of frames costs a judgement per frame and leader, never one per pair.
     """
-    keys = {id(c): rank(c) for c in files}  # each file ranked once: rules can be costly
-    rank = lambda c: keys[id(c)]  # noqa: E731
+    # Each file ranked once (rules can be costly), as its place in one sort: the many sorts
+    # below then compare ints, not tuples of rule keys (keeper.rank_key's keys end with the
+    # path: no two files tie, and the order is the keys' own).
+    place = {id(c): k for k, c in enumerate(sorted(files, key=rank))}
+    rank = lambda c: place[id(c)]  # noqa: E731
     units = _units(files)
     for members in units.values():
         if len(members) > 1:  # most pictures are one file: no sort call for them
