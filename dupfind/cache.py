@@ -27,6 +27,7 @@ from .errors import CacheError, CacheVersionError
 from .models import Fingerprint, ImageFile, NotDuplicates, Provenance, pack_detail
 
 SCHEMA_VERSION = 6
+PAGE_SIZE = 16384  # bytes (_connect)
 # PRAGMA application_id marks a database as ours ("dupf"), so a foreign one is recognised.
 APPLICATION_ID = 0x64757066
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -319,6 +320,11 @@ class Cache:
             raise CacheError(f"cannot open the cache {self.path}: {exc}") from None
         try:
             conn.execute("PRAGMA busy_timeout = 30000")
+            # A row is about 1.4 KB: on SQLite's default 4 KB pages each one spilled into an
+            # overflow page, and lib100k's cache took 554 MB; on 16 KB pages, 170 MB, opened
+            # (integrity check) in half the time. Takes effect only in a new file (before
+            # WAL: a WAL database keeps its page size).
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             self._check_schema(conn)

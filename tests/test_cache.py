@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from dupfind import Fingerprint, ImageFile, open_cache
 from dupfind.models import Provenance, detail_values, pack_detail, pack_turned
-from dupfind.cache import APPLICATION_ID, SCHEMA_VERSION, from_sql_int, to_sql_int
+from dupfind.cache import APPLICATION_ID, PAGE_SIZE, SCHEMA_VERSION, from_sql_int, to_sql_int
 from dupfind.errors import CacheVersionError
 
 from .conftest import write_photo
@@ -97,7 +97,9 @@ def test_detail_cells_written_as_numbers_by_earlier_rows_still_load(tmp_path: Pa
     """Rows of algorithm 13's first day hold the detail cells as 64 numbers; now they are
     the hex of the packed bytes. Both load to the same packed cells."""
     cells = [i * 1.5 for i in range(64)]
-    fp = Fingerprint("ab" * 32, 1, 2, 3, provenance=Provenance(3, 90, True, None, False, None, False, 1, None))
+    fp = Fingerprint(
+        "ab" * 32, 1, 2, 3, provenance=Provenance(3, 90, True, None, False, None, False, 1, None)
+    )
     fp = replace(fp, provenance=replace(fp.provenance, detail=pack_detail(cells)))
     file = ImageFile(str(tmp_path / "a.jpg"), 1, 2, 123, 10**18, 10**18)
     path = str(tmp_path / "c.sqlite3")
@@ -366,7 +368,7 @@ def test_a_schema_1_cache_is_upgraded_to_the_current_schema_and_its_rows_recompu
 
 
 # -- a damaged cache always heals --------------------------------------------------------------
-PAGE = 4096
+PAGE = PAGE_SIZE  # the cache's pages (dupfind.cache)
 
 
 @pytest.fixture(scope="module")
@@ -484,3 +486,16 @@ def test_rows_with_values_of_the_wrong_type_heal(pristine, tmp_path: Path) -> No
                     f"UPDATE files SET {column} = ? WHERE path = (SELECT min(path) FROM files)", (value,)
                 )
             _every_later_run_succeeds(lib, copy)
+
+
+def test_a_new_cache_keeps_its_rows_on_16_kb_pages(tmp_path: Path) -> None:
+    """A cache row (hashes, thumbnail, the keeper's evidence) is about 1.4 KB: on SQLite's
+    default 4 KB pages each row took an overflow page of its own; the cache is made with
+    16 KB pages, and stays so when opened again."""
+    path = tmp_path / "c.sqlite3"
+    with open_cache(str(path), "p") as db:
+        db.flush()
+    with open_cache(str(path), "p") as db:
+        pass
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 16384
