@@ -169,21 +169,27 @@ def main() -> None:
             _, cached = scan_once(corpus, cache_path, args.jobs)
         row("(d)  dupfind re-scan, warm cache", cached, d.seconds, d.peak_bytes, "files")
 
-        small_root = os.path.join(HERE, "..", "..", "corpora", f"small-{args.small}")
-        build_small_tree(small_root, args.small)
-        small_cache = os.path.join(tmp, "small.sqlite3")
-        with measure() as e0:
-            fingerprinted, _ = scan_once(small_root, small_cache, args.jobs)
-        row("     (cold scan of the small files)", fingerprinted, e0.seconds, e0.peak_bytes, "files")
-        with measure() as e:
-            _, cached = scan_once(small_root, small_cache, args.jobs)
-        warm_small = row("(e)  dupfind re-scan, warm, small files", cached, e.seconds, e.peak_bytes, "files")
+        warm_small = 0.0
+        if args.small:  # --small 0: no small-files rows
+            small_root = os.path.join(HERE, "..", "..", "corpora", f"small-{args.small}")
+            build_small_tree(small_root, args.small)
+            small_cache = os.path.join(tmp, "small.sqlite3")
+            with measure() as e0:
+                fingerprinted, _ = scan_once(small_root, small_cache, args.jobs)
+            row("     (cold scan of the small files)", fingerprinted, e0.seconds, e0.peak_bytes, "files")
+            with measure() as e:
+                _, cached = scan_once(small_root, small_cache, args.jobs)
+            warm_small = row(
+                "(e)  dupfind re-scan, warm, small files", cached, e.seconds, e.peak_bytes, "files"
+            )
 
     print()
     print(f"(b)/(a)  = {cold / limit:.2f}   target >= 0.85")
     print(f"(b')/(a) = {cold_cli / limit:.2f}   target >= 0.85 (start-up included)")
-    print(f"(b)/(c)  = {cold / naive:.1f}   target >= 5")
-    print(f"(e)      = {warm_small:,.0f} files/s   target >= 20,000")
+    if naive:
+        print(f"(b)/(c)  = {cold / naive:.1f}   target >= 5")
+    if warm_small:
+        print(f"(e)      = {warm_small:,.0f} files/s   target >= 20,000")
 
 
 if __name__ == "__main__":
