@@ -138,7 +138,7 @@ def default_cache_folder() -> str:
     return platformdirs.user_cache_dir("dupfind", appauthor=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CachedRow:
     """A cache row: the identity it was computed for and its fingerprint."""
 

@@ -70,7 +70,7 @@ MIDDLE_REACH = 1.0
 EDIT_MARKS = (1.0, 3.0, 3.0, 3.0, 6)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Derivation:
     """What marks one member as derived, or as the original."""
 
