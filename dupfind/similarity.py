@@ -447,7 +447,14 @@ class Pictures:
                 break
             for turn in np.unique(turns[view[tried], 0]).tolist():
                 mine = np.flatnonzero(tried & (turns[view, 0] == turn))
-                likeness = self._likeness(a[mine], b[mine], turn)
+                # in steps: the thumbnails of a step's pairs are 1 KB a pair in each copy
+                likeness = [
+                    like
+                    for start in range(0, len(mine), PAIRS_PER_STEP)
+                    for like in self._likeness(
+                        a[mine[start : start + PAIRS_PER_STEP]], b[mine[start : start + PAIRS_PER_STEP]], turn
+                    )
+                ]
                 for m, like in zip(mine.tolist(), likeness, strict=True):
                     if like is not None:
                         v = view[m]
@@ -484,13 +491,18 @@ class Pictures:
     def thumb_differences(self, a: np.ndarray, b: np.ndarray, turn: np.ndarray) -> np.ndarray:
         """How far apart the thumbnails of each pair are, ``a``'s turned by ``turn``, once
         each is brought to zero mean and unit spread: the mean absolute difference (0: the
-        same picture; 2.0 where a thumbnail is missing or flat)."""
-        ua, _, usable_a = self._thumbs(a)
-        ub, _, usable_b = self._thumbs(b)
+        same picture; 2.0 where a thumbnail is missing or flat). In steps of PAIRS_PER_STEP
+        pairs: a plan of a million photos asks it of millions of pairs, 1 KB each a copy."""
+        out = np.full(len(a), 2.0)
         side = math.isqrt(THUMB_CELLS)
-        turned = turned_grids(ua.reshape(-1, side, side), turn).reshape(len(a), THUMB_CELLS)
-        apart = np.abs(turned - ub).mean(axis=1) * side
-        return np.where(usable_a & usable_b, apart, 2.0)
+        for start in range(0, len(a), PAIRS_PER_STEP):
+            step = slice(start, start + PAIRS_PER_STEP)
+            ua, _, usable_a = self._thumbs(a[step])
+            ub, _, usable_b = self._thumbs(b[step])
+            turned = turned_grids(ua.reshape(-1, side, side), turn[step]).reshape(len(ua), THUMB_CELLS)
+            apart = np.abs(turned - ub).mean(axis=1) * side
+            out[step] = np.where(usable_a & usable_b, apart, 2.0)
+        return out
 
     def _thumb_matrix(self) -> tuple[np.ndarray, np.ndarray]:
         """Every picture's thumbnail grey levels as one uint8 row each (zeros where it has

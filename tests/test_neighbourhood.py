@@ -160,3 +160,20 @@ def test_a_long_burst_is_one_group_judged_once_per_frame() -> None:
     groups = group_duplicates(files, similarity(8, rotations=False), rank_key(parse_rules("shortest-path")))
     assert [len(g.members) for g in groups] == [3000]
     assert groups[0].members[0].path == "/lib/0000.jpg"
+
+
+def test_judging_in_steps_answers_as_judging_all_at_once(monkeypatch) -> None:
+    """A plan of a million photos judges millions of pairs, so their thumbnails are taken a
+    step of pairs at a time (PAIRS_PER_STEP): the answers are those of one step for all."""
+    import dupfind.similarity as similarity_module
+
+    fps = _library(11, 60, with_turns=True, scenes=3)
+    rule = similarity(14)
+    left, right = np.triu_indices(len(fps), 1)
+    turns = Pictures(fps).closest_turns(left, right, turns=True)
+    whole_apart = Pictures(fps).thumb_differences(left, right, turns)
+    whole_matches = Pictures(fps).matches(left, right, rule)
+    monkeypatch.setattr(similarity_module, "PAIRS_PER_STEP", 7)
+    assert np.array_equal(Pictures(fps).thumb_differences(left, right, turns), whole_apart)
+    assert Pictures(fps).matches(left, right, rule) == whole_matches
+    assert sum(m is not None for m in whole_matches) > 0
