@@ -65,17 +65,13 @@ def _keeper_matches(groups: Sequence[Group], rule: Similarity) -> list[list[Matc
     at once (similarity.Pictures.matches): as many calls to matches() cost a plan of 100,000
     photos 3 s."""
     fps = [m.fingerprint for g in groups for m in g.members]
-    starts = [0]
-    for g in groups:
-        starts.append(starts[-1] + len(g.members))
-    keepers = [s for s, g in zip(starts, groups, strict=False) for _ in g.members[1:]]
-    others = [s + k for s, g in zip(starts, groups, strict=False) for k in range(1, len(g.members))]
-    found = Pictures(fps).matches(np.array(keepers, dtype=np.int64), np.array(others, dtype=np.int64), rule)
-    out, at = [], 0
-    for g in groups:
-        out.append(found[at : at + len(g.members) - 1])
-        at += len(g.members) - 1
-    return out
+    sizes = np.array([len(g.members) for g in groups], dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    firsts = np.zeros(len(fps), dtype=bool)
+    firsts[starts] = True
+    found = Pictures(fps).matches(np.repeat(starts, sizes - 1), np.flatnonzero(~firsts), rule)
+    ends = np.cumsum(sizes - 1).tolist()
+    return [found[end - (size - 1) : end] for end, size in zip(ends, sizes.tolist(), strict=True)]
 
 
 def _among_byte_copies(keeper: Candidate, others: Sequence[Candidate], rules: Sequence[Rule]) -> str:

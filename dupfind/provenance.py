@@ -201,11 +201,11 @@ def lattice_fit(copy: bytes, source: bytes) -> float | None:
 
 
 def resaved_from(copy: bytes | None, source: bytes | None) -> bool:
-    """Was ``copy`` decoded from a JPEG with ``source``'s steps and saved again?"""
-    if copy is None or source is None:
+    """Was ``copy`` decoded from a JPEG with ``source``'s steps and saved again?
+    (resaved_pairs of one pair.)"""
+    if copy is None or source is None or len(copy) != len(source) or len(copy) % _LATTICE_ENTRY:
         return False
-    fit = lattice_fit(copy, source)
-    return fit is not None and fit >= LATTICE_MARGIN
+    return bool(resaved_pairs([copy, source], np.array([0]), np.array([1]))[0])
 
 
 DETAIL_GRID = 8  # Provenance.detail: the sharpness of each cell of an 8x8 grid

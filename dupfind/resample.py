@@ -62,8 +62,9 @@ def weights(in_size: int, out_size: int, kind: str) -> np.ndarray:
     # summed left to right, as precompute_coeffs does (a pairwise sum may differ in the last bit)
     total = np.cumsum(k, axis=1)[:, -1:]
     k = np.divide(k, total, out=k.copy(), where=total != 0.0)
-    # normalize_coeffs_8bpc: a half away from zero added, then truncated as C's (int)
-    return np.trunc(k * _ONE + np.where(k < 0, -0.5, 0.5)) * taps
+    # normalize_coeffs_8bpc: a half away from zero added, then truncated as C's (int) (a
+    # zero outside the taps stays zero)
+    return np.trunc(k * _ONE + np.where(k < 0, -0.5, 0.5))
 
 
 def _pass(pixels: np.ndarray, matrix: np.ndarray) -> np.ndarray:

@@ -439,9 +439,9 @@ class Pictures:
         key = ((phash + dhash) * 8 + turns) * 16 + listed[: len(views), None]
         order = np.argsort(np.where(passing, key, np.iinfo(np.int64).max), axis=0)
         open_rows = np.ones(len(rows), dtype=bool)
+        pair = np.arange(len(rows))
         for rank in range(len(views)):
             view = order[rank]
-            pair = np.arange(len(rows))
             tried = open_rows & passing[view, pair]
             if not tried.any():
                 break
