@@ -354,11 +354,10 @@ def _decode_and_hash(data: bytes, sha256: str, name: str) -> Fingerprint:
     picture = _decode_raw(data) if extension(name) in RAW_EXTENSIONS else _decode(data)
     gray = picture.gray
     small = gray if picture.box_reduced else _hash_input(gray)
-    phashes, stable_bits = phashes_and_stability(small)
-    dhashes = dhashes_turned(small)
+    phashes, stable_bits, dhashes, ahash = all_hashes(small)
     return Fingerprint(
         sha256=sha256,
-        ahash=average_hash(small),
+        ahash=ahash,
         dhash=dhashes[0],
         phash=phashes[0],
         width=picture.width,
@@ -511,6 +510,26 @@ def _hash_input(gray: Image.Image) -> Image.Image:
     return gray.reduce(factor) if factor >= 2 else gray
 
 
+# The four resizes the hashes start from: pHash's 32x32, dHash's 9x8 and its turns' 8x9,
+# aHash's 8x8.
+_HASH_SIZES = (
+    (_DCT_SIDE, _DCT_SIDE),
+    (HASH_SIDE + 1, HASH_SIDE),
+    (HASH_SIDE, HASH_SIDE + 1),
+    (HASH_SIDE, HASH_SIDE),
+)
+
+
+def all_hashes(gray: Image.Image) -> tuple[list[int], int, list[int], int]:
+    """phashes_and_stability, dhashes_turned and average_hash of one picture, its four
+    resizes done together (resample.resize_many: the same pixels, fewer calls)."""
+    dct, wide, tall, square = resample.resize_many(
+        _grey_pixels(gray), _HASH_SIZES, "lanczos", vertical_first=_PILLOW_13
+    )
+    phashes, stable = _phashes(dct)
+    return phashes, stable, _dhashes(wide, tall), _bits(square > square.mean())
+
+
 def phashes_and_stability(gray: Image.Image) -> tuple[list[int], int]:
     """imagehash's pHash of the picture and of its seven turns, and its stable bit count.
 
@@ -519,7 +538,11 @@ def phashes_and_stability(gray: Image.Image) -> tuple[list[int], int]:
     hashing the mirrored picture; the four axis-swapping turns differ only by Pillow's
     rounding of the resize done the other way round (bench/turned_hashes.py measures it).
     """
-    pixels = _resize(_grey_pixels(gray), _DCT_SIDE, _DCT_SIDE).astype(np.float64)
+    return _phashes(_resize(_grey_pixels(gray), _DCT_SIDE, _DCT_SIDE))
+
+
+def _phashes(resized: np.ndarray) -> tuple[list[int], int]:
+    pixels = resized.astype(np.float64)
     low = _DCT_LOW @ pixels @ _DCT_LOW.T
     median = float(_medians(low.reshape(1, -1))[0, 0])
     stable = int((np.abs(low - median) > STABLE_MARGIN).sum())
@@ -585,8 +608,10 @@ def dhashes_turned(gray: Image.Image) -> list[int]:
     and of its seven turns. A turn that swaps the axes (transposes, in _DCT_TURNS) needs the
     picture reduced to 8x9, then turned in numpy as Pillow's transpose would."""
     pixels = _grey_pixels(gray)
-    wide_px = _resize(pixels, HASH_SIDE + 1, HASH_SIDE)
-    tall_px = _resize(pixels, HASH_SIDE, HASH_SIDE + 1)
+    return _dhashes(_resize(pixels, HASH_SIDE + 1, HASH_SIDE), _resize(pixels, HASH_SIDE, HASH_SIDE + 1))
+
+
+def _dhashes(wide_px: np.ndarray, tall_px: np.ndarray) -> list[int]:
     grids = np.stack([wide_px] + [_NUMPY_TURNS[t](tall_px if _DCT_TURNS[t][0] else wide_px) for t in TURNS])
     return _rows_as_bits((grids[:, :, 1:] > grids[:, :, :-1]).reshape(len(grids), -1))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -70,6 +71,55 @@ def weights(in_size: int, out_size: int, kind: str) -> np.ndarray:
 def _pass(pixels: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """One pass along the last axis: Pillow's rounding (add a half, shift) and clip8."""
     return np.clip(np.floor((pixels @ matrix.T + _HALF) / _ONE), 0, 255)
+
+
+def _vertical_first(rows: int, columns: int, width: int, height: int, pillow_13: bool) -> bool:
+    # Pillow 13 runs the vertical pass first where the height shrinks by more than twice
+    # what the width does; before, always the horizontal (the rounding between the passes
+    # makes the order show).
+    return pillow_13 and rows - height > 0 and rows - height > (columns - width) * 2
+
+
+def _matrix(in_size: int, out_size: int, kind: str) -> np.ndarray:
+    # Pillow skips a pass that keeps the size; the identity gives the same pixels (each one
+    # times _ONE, plus _HALF, floored over _ONE, is itself).
+    return np.eye(in_size) * _ONE if in_size == out_size else weights(in_size, out_size, kind)
+
+
+def resize_many(
+    pixels: np.ndarray, sizes: Sequence[tuple[int, int]], kind: str = "lanczos", vertical_first: bool = True
+) -> list[np.ndarray]:
+    """``resize`` of one picture to each (width, height) of ``sizes``, to the same pixels,
+    with one product per pass for all of them: the first pass's weight matrices stacked,
+    then every second-pass matrix over every first-pass result at once (some of those
+    products are not needed; at a few dozen pixels a side they cost less than the calls)."""
+    rows, columns = pixels.shape
+    source = pixels.astype(np.float64)
+    out: list[np.ndarray | None] = [None] * len(sizes)
+    for down_first in (False, True):
+        wanted = [
+            i
+            for i, (w, h) in enumerate(sizes)
+            if _vertical_first(rows, columns, w, h, vertical_first) == down_first
+        ]
+        if not wanted:
+            continue
+        # first along the columns (horizontal first) or along the rows
+        firsts = sorted({sizes[i][1] if down_first else sizes[i][0] for i in wanted})
+        seconds = sorted({sizes[i][0] if down_first else sizes[i][1] for i in wanted})
+        picture = source.T if down_first else source
+        first_in, second_in = (rows, columns) if down_first else (columns, rows)
+        stacked = np.concatenate([_matrix(first_in, n, kind) for n in firsts])
+        passed = _pass(picture, stacked)  # second-axis x sum(firsts)
+        both = _pass(passed.T, np.concatenate([_matrix(second_in, n, kind) for n in seconds]))
+        at_first = dict(zip(firsts, np.cumsum([0, *firsts]).tolist(), strict=False))
+        at_second = dict(zip(seconds, np.cumsum([0, *seconds]).tolist(), strict=False))
+        for i in wanted:
+            w, h = sizes[i]
+            f, s = (h, w) if down_first else (w, h)
+            block = both[at_first[f] : at_first[f] + f, at_second[s] : at_second[s] + s]  # first x second
+            out[i] = (block if down_first else block.T).astype(np.uint8)
+    return [o for o in out if o is not None]
 
 
 def resize(

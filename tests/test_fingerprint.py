@@ -19,7 +19,9 @@ from PIL import Image, ImageCms, ImageFile
 
 from dupfind import errors, extras, resample
 from dupfind.fingerprint import (
+    all_hashes,
     average_hash,
+    dhashes_turned,
     distance,
     fingerprint_bytes,
     fingerprint_path,
@@ -308,3 +310,44 @@ def test_the_hashes_numpy_resize_is_pillows_to_the_bit(rows, columns, seed, smoo
     expected = np.asarray(Image.fromarray(pixels).resize((width, height), method))
     pillow_13 = int(PIL.__version__.split(".")[0]) >= 13
     assert np.array_equal(resample.resize(pixels, width, height, kind, vertical_first=pillow_13), expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.integers(1, 260),
+    columns=st.integers(1, 260),
+    seed=st.integers(0, 2**32 - 1),
+    sizes=st.lists(
+        st.sampled_from([(32, 32), (9, 8), (8, 9), (8, 8), (16, 16), (40, 12)]), min_size=1, max_size=5
+    ),
+)
+def test_resizes_done_together_are_pillows_one_by_one(rows, columns, seed, sizes) -> None:
+    """resample.resize_many (the scan's four hash resizes in one product per pass) gives, for
+    each size, Pillow's Lanczos resize to the bit: for any picture, shrunk or stretched, a
+    side kept as it is, sizes repeated, the passes in either order."""
+    pixels = (np.cumsum(np.random.default_rng(seed).normal(0, 20, (rows, columns)), axis=1) % 256).astype(
+        np.uint8
+    )
+    pillow_13 = int(PIL.__version__.split(".")[0]) >= 13
+    made = resample.resize_many(pixels, sizes, "lanczos", vertical_first=pillow_13)
+    assert len(made) == len(sizes)
+    for (width, height), got in zip(sizes, made, strict=True):
+        expected = np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.LANCZOS))
+        assert np.array_equal(got, expected), (rows, columns, width, height)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    width=st.integers(1, 400),
+    height=st.integers(1, 400),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_scans_hashes_in_one_go_are_the_hashes_one_by_one(width, height, seed) -> None:
+    """all_hashes (what a scan computes, its resizes batched) gives the pHashes, stable
+    bits, dHashes and aHash that the three functions give separately."""
+    pixels = np.random.default_rng(seed).normal(128, 50, (height, width)).clip(0, 255).astype(np.uint8)
+    gray = Image.fromarray(pixels)
+    phashes, stable, dhashes, ahash = all_hashes(gray)
+    assert (phashes, stable) == phashes_and_stability(gray)
+    assert dhashes == dhashes_turned(gray)
+    assert ahash == average_hash(gray)
