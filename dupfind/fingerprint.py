@@ -223,6 +223,14 @@ def fingerprint_bytes(data: bytes, sha256: str, name: str = "") -> Fingerprint:
         return Fingerprint(sha256, problem=errors.NOT_AN_IMAGE)
     except MemoryError:
         return Fingerprint(sha256, problem=errors.TOO_LARGE, detail="out of memory while decoding")
+    except ImportError as exc:
+        # A decoder that could not be loaded (a broken install) says nothing of the file:
+        # "no decoder", which the next scan tries again once one loads (decoder_missing).
+        return Fingerprint(
+            sha256,
+            problem=errors.NO_DECODER,
+            detail=f"the decoder could not be loaded ({exc}); exact copies are still found",
+        )
     except EOFError as exc:
         return Fingerprint(sha256, problem=errors.TRUNCATED, detail=str(exc) or "unexpected end of file")
     except Exception as exc:  # fuzzed images raise anything: SyntaxError, struct.error, ValueError...
@@ -328,6 +336,13 @@ def _install_hint(ext: str) -> str | None:
     if ext == "avif" and "AVIF" not in Image.OPEN:
         return "this Pillow was built without AVIF"
     return None
+
+
+def decoder_missing(path: str) -> bool:
+    """Is the decoder for this kind of file still missing here (its optional extra not
+    installed)? A cached "no decoder" stands only while it is: after `pip install
+    dupfind[heif]` the next scan reads the HEICs it skipped, unchanged as they are."""
+    return _install_hint(extension(path)) is not None
 
 
 def _open_formats() -> tuple[str, ...]:

@@ -16,8 +16,8 @@ from typing import Any
 
 from .bulk import collector_paused
 from .cache import Cache, CachedRow, default_cache_folder
-from .errors import ScanError
-from .fingerprint import fingerprint_file, preview
+from .errors import NO_DECODER, ScanError
+from .fingerprint import decoder_missing, fingerprint_file, preview
 from .journal import Journal, journal_path
 from .models import Failure, Fingerprint, ImageFile, LeftOut, Progress, ScannedFile, ScanReport
 from .offlimits import OffLimits
@@ -175,6 +175,8 @@ def _valid_row(names: list[ImageFile], known: dict[str, CachedRow], params_id: i
     for file in names:
         row = known.get(file.path)
         if row is not None and row.matches(file, params_id):
+            if row.fingerprint.problem == NO_DECODER and not decoder_missing(file.path):
+                return None  # skipped for want of a decoder that is here now: read it
             return row.fingerprint
     return None
 
