@@ -491,7 +491,7 @@ _MARK_WORDS = (
     "grey",
     "smaller",
     "converted from JPEG",
-    "re-saved from another copy's JPEG",
+    "re-saved from a JPEG in this group",
     "turned by its EXIF tag",
     "re-saved at a lower JPEG quality",
     "brightness or contrast changed",
