@@ -129,10 +129,7 @@ def resize(
     height), LANCZOS or BOX)``, as uint8 (``vertical_first``: as Pillow 13 and later)."""
     rows, columns = pixels.shape
     out = pixels.astype(np.float64)
-    # Pillow 13 runs the vertical pass first where the height shrinks by more than twice
-    # what the width does; before, always the horizontal (the rounding between the passes
-    # makes the order show). ``vertical_first``: as 13 does.
-    if vertical_first and rows - height > 0 and rows - height > (columns - width) * 2:
+    if _vertical_first(rows, columns, width, height, vertical_first):
         out = _pass(out.T, weights(rows, height, kind)).T
         if columns != width:
             out = _pass(out, weights(columns, width, kind))
