@@ -192,6 +192,14 @@ def test_without_the_extra_exact_copies_are_found_and_the_summary_says_how(
     assert f"dupfind[{extra}]" in dedupe.stderr and "a-copy" in dedupe.stdout
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a fresh interpreter (with every extra this environment has)."""
+    code = "from dupfind.cli import cli; cli()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+
+
 def test_a_photo_skipped_for_want_of_a_decoder_is_read_once_the_extra_is_installed(tmp_path: Path) -> None:
     """ "no decoder" is a fact about this machine, not about the file: after `pip install
     dupfind[heif]` the next scan reads the HEIC, although the file did not change."""
@@ -202,24 +210,11 @@ def test_a_photo_skipped_for_want_of_a_decoder_is_read_once_the_extra_is_install
     cache = ["--cache", str(tmp_path / "cache.sqlite3")]
     before = _without("pillow_heif", REPO, "scan", "--json", "--jobs", "1", *cache, str(lib))
     assert [s["reason"] for s in json.loads(before.stdout)["skipped"]] == ["no decoder"], before.stderr
-    code = "from dupfind.cli import cli; cli()"
-    after = subprocess.run(
-        [sys.executable, "-c", code, "scan", "--json", "--jobs", "1", *cache, str(lib)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    after = _cli("scan", "--json", "--jobs", "1", *cache, str(lib))
     doc = json.loads(after.stdout)
     assert doc["skipped"] == [] and doc["fingerprinted"] == 1, after.stdout
     # and once read, it is the cache's to answer
-    again = subprocess.run(
-        [sys.executable, "-c", code, "scan", "--json", "--jobs", "1", *cache, str(lib)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = _cli("scan", "--json", "--jobs", "1", *cache, str(lib))
     assert json.loads(again.stdout)["cached"] == 1
 
 
