@@ -127,15 +127,4 @@ def resize(
 ) -> np.ndarray:
     """``pixels`` (rows x columns, uint8) resized as Pillow's ``Image.resize((width,
     height), LANCZOS or BOX)``, as uint8 (``vertical_first``: as Pillow 13 and later)."""
-    rows, columns = pixels.shape
-    out = pixels.astype(np.float64)
-    if _vertical_first(rows, columns, width, height, vertical_first):
-        out = _pass(out.T, weights(rows, height, kind)).T
-        if columns != width:
-            out = _pass(out, weights(columns, width, kind))
-        return out.astype(np.uint8)
-    if columns != width:
-        out = _pass(out, weights(columns, width, kind))
-    if rows != height:
-        out = _pass(out.T, weights(rows, height, kind)).T
-    return out.astype(np.uint8)
+    return resize_many(pixels, [(width, height)], kind, vertical_first)[0]

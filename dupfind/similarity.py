@@ -548,11 +548,10 @@ class Pictures:
             rb = hb / wb if turn in _SWAPS_AXES else wb / hb
             aspect = np.maximum(ra, rb) / np.minimum(ra, rb)
         shaped = (wa > 0) & (ha > 0) & (wb > 0) & (hb > 0) & (aspect <= MAX_ASPECT_CHANGE)
-        needed = np.full(len(a), MIN_LIKENESS + (TURNED_EXTRA if turn else 0.0))
+        least = MIN_LIKENESS + (TURNED_EXTRA if turn else 0.0)
+        needed = np.full(len(a), least)
         plain_detail = np.minimum(np.where(usable_a, spread_a, 0.0), np.where(usable_b, spread_b, 0.0))
-        needed[plain_detail < LOW_DETAIL_SPREAD] = max(
-            MIN_LIKENESS + (TURNED_EXTRA if turn else 0.0), MIN_LIKENESS_LOW_DETAIL
-        )
+        needed[plain_detail < LOW_DETAIL_SPREAD] = max(least, MIN_LIKENESS_LOW_DETAIL)
         return turned, ub, plain, needed, shaped & usable_a & usable_b
 
     def _confirmed(self, a: np.ndarray, b: np.ndarray, turn: int) -> np.ndarray:
